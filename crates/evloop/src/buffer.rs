@@ -1,0 +1,98 @@
+//! A byte queue that holds no memory while empty.
+
+/// Bytes waiting: unconsumed input or unsent output of one connection.
+///
+/// Consuming from the front moves a cursor instead of shifting bytes; the
+/// live bytes move to the front only when the dead prefix is larger than
+/// what is left. Draining it completely frees the allocation, so an idle
+/// connection holds no buffer at all.
+#[derive(Debug, Default)]
+pub(crate) struct Buffer {
+    bytes: Vec<u8>,
+    head: usize,
+}
+
+impl Buffer {
+    /// Bytes held.
+    pub(crate) fn len(&self) -> usize {
+        self.bytes.len() - self.head
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The bytes held, oldest first.
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        &self.bytes[self.head..]
+    }
+
+    /// Appends `data` at the back.
+    pub(crate) fn extend(&mut self, data: &[u8]) {
+        if self.head > 0 && self.head >= self.len() {
+            self.bytes.drain(..self.head);
+            self.head = 0;
+        }
+        self.bytes.extend_from_slice(data);
+    }
+
+    /// Drops `n` bytes from the front (all of them if `n` is larger).
+    pub(crate) fn consume(&mut self, n: usize) {
+        self.head += n.min(self.len());
+        if self.head == self.bytes.len() {
+            *self = Buffer::default();
+        }
+    }
+
+    /// Bytes allocated, for tests of the no-memory-while-idle promise.
+    #[cfg(test)]
+    pub(crate) fn capacity(&self) -> usize {
+        self.bytes.capacity()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_bytes_in_order_across_consume_and_extend() {
+        let mut buf = Buffer::default();
+        buf.extend(b"hello ");
+        buf.consume(2);
+        buf.extend(b"world");
+        assert_eq!(buf.as_slice(), b"llo world");
+        buf.consume(4);
+        assert_eq!(buf.as_slice(), b"world");
+    }
+
+    #[test]
+    fn draining_frees_the_allocation() {
+        let mut buf = Buffer::default();
+        buf.extend(&[7; 4096]);
+        assert!(buf.capacity() >= 4096);
+        buf.consume(4096);
+        assert!(buf.is_empty());
+        assert_eq!(buf.capacity(), 0, "an empty buffer must hold no memory");
+    }
+
+    #[test]
+    fn over_consume_empties_without_panicking() {
+        let mut buf = Buffer::default();
+        buf.extend(b"abc");
+        buf.consume(10);
+        assert_eq!(buf.len(), 0);
+    }
+
+    #[test]
+    fn dead_prefix_is_reclaimed_before_growing() {
+        let mut buf = Buffer::default();
+        buf.extend(&[1; 1000]);
+        buf.consume(900);
+        buf.extend(&[2; 50]);
+        assert_eq!(buf.len(), 150);
+        assert!(buf.capacity() < 2000, "the consumed prefix should have been reused");
+        assert_eq!(&buf.as_slice()[..100], &[1; 100][..]);
+        assert_eq!(&buf.as_slice()[100..], &[2; 50][..]);
+    }
+}

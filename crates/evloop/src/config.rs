@@ -1,0 +1,137 @@
+//! Every limit and tunable of the loop, with safe defaults.
+
+use std::time::Duration;
+
+/// What the loop does when a callback panics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PanicPolicy {
+    /// Log the panic at error level, close the connection the callback was
+    /// about with [`CloseReason::Panic`](crate::CloseReason::Panic), and keep
+    /// serving everyone else. A panic in a loop-wide callback (`on_timer`,
+    /// `on_message`) is logged and the loop goes on.
+    CloseConnection,
+    /// Abort the process, as if the loop had no panic guard at all.
+    Abort,
+}
+
+/// Limits and tunables for an [`EventLoop`](crate::EventLoop).
+///
+/// Every field has a safe default ([`Config::default`]); override the ones
+/// you need with struct update syntax.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use evloop::Config;
+///
+/// let config = Config {
+///     max_connections: 50_000,
+///     idle_timeout: Some(Duration::from_secs(30)),
+///     ..Config::default()
+/// };
+/// assert_eq!(config.listen_backlog, 4096);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Listen backlog passed to `listen(2)`. Default 4096: std's and mio's
+    /// defaults (128 and 1024) let a burst of connects time out. The kernel
+    /// caps it at `net.core.somaxconn`.
+    pub listen_backlog: u32,
+    /// Connections (inbound and outbound) open at once. At the limit the loop
+    /// stops accepting (new connects wait in the kernel backlog until a slot
+    /// frees) and [`Ctx::connect`](crate::Ctx::connect) fails. Keep it below
+    /// the process's file descriptor limit (`ulimit -n`). Default 10,000.
+    pub max_connections: usize,
+    /// Set `TCP_NODELAY` on every connection (a request/response workload
+    /// stalls on Nagle's algorithm otherwise). Default `true`.
+    pub tcp_nodelay: bool,
+    /// Size of the one loop-wide buffer every read goes into. Default 64 KiB.
+    pub read_buffer_bytes: usize,
+    /// Bytes read from one connection per turn before the others get theirs.
+    /// A connection with more to read is served again on the next turn, so a
+    /// client that floods cannot starve the rest. Default 256 KiB.
+    pub read_budget_bytes: usize,
+    /// Unconsumed input kept for one connection (what `on_data` did not
+    /// consume). Past it the connection closes with
+    /// [`CloseReason::InputLimit`](crate::CloseReason::InputLimit).
+    /// Default 1 MiB.
+    pub max_input_bytes: usize,
+    /// Queued output above which reading from that connection pauses.
+    /// Default 64 KiB.
+    pub high_watermark: usize,
+    /// Queued output below which a paused connection resumes reading and
+    /// `on_drain` fires. Default 32 KiB.
+    pub low_watermark: usize,
+    /// Queued output past which the connection closes with
+    /// [`CloseReason::OutputLimit`](crate::CloseReason::OutputLimit): a peer
+    /// that never reads while the application keeps sending. Default 4 MiB.
+    pub max_output_bytes: usize,
+    /// A connection with no input for this long closes with
+    /// [`CloseReason::IdleTimeout`](crate::CloseReason::IdleTimeout).
+    /// `None` disables it. Default 5 minutes.
+    pub idle_timeout: Option<Duration>,
+    /// A connection whose queued output makes no progress for this long (a
+    /// peer that stopped reading) closes with
+    /// [`CloseReason::WriteTimeout`](crate::CloseReason::WriteTimeout).
+    /// `None` disables it. Default 30 seconds.
+    pub write_timeout: Option<Duration>,
+    /// An outbound connect still pending after this long fails with
+    /// `ErrorKind::TimedOut`. Default 10 seconds.
+    pub connect_timeout: Duration,
+    /// On stop, how long queued output may take to flush before every
+    /// connection is closed regardless. Default 5 seconds.
+    pub shutdown_timeout: Duration,
+    /// After `accept` fails with EMFILE/ENFILE (out of file descriptors),
+    /// wait this long before accepting again instead of spinning.
+    /// Default 100 ms.
+    pub accept_backoff: Duration,
+    /// Readiness events taken from one `poll` call. Default 1024.
+    pub events_capacity: usize,
+    /// What a panicking callback does. Default
+    /// [`PanicPolicy::CloseConnection`].
+    pub panic_policy: PanicPolicy,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            listen_backlog: 4096,
+            max_connections: 10_000,
+            tcp_nodelay: true,
+            read_buffer_bytes: 64 * 1024,
+            read_budget_bytes: 256 * 1024,
+            max_input_bytes: 1024 * 1024,
+            high_watermark: 64 * 1024,
+            low_watermark: 32 * 1024,
+            max_output_bytes: 4 * 1024 * 1024,
+            idle_timeout: Some(Duration::from_secs(300)),
+            write_timeout: Some(Duration::from_secs(30)),
+            connect_timeout: Duration::from_secs(10),
+            shutdown_timeout: Duration::from_secs(5),
+            accept_backoff: Duration::from_millis(100),
+            events_capacity: 1024,
+            panic_policy: PanicPolicy::CloseConnection,
+        }
+    }
+}
+
+impl Config {
+    /// Checks that the limits are consistent with each other.
+    pub(crate) fn validate(&self) -> std::io::Result<()> {
+        let invalid = |what: &str| Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, what.to_string()));
+        if self.read_buffer_bytes == 0 || self.read_budget_bytes == 0 {
+            return invalid("read_buffer_bytes and read_budget_bytes must be positive");
+        }
+        if self.low_watermark > self.high_watermark || self.high_watermark > self.max_output_bytes {
+            return invalid("need low_watermark <= high_watermark <= max_output_bytes");
+        }
+        if self.max_connections == 0 || self.max_connections > crate::id::MAX_CONN_INDEX as usize {
+            return invalid("max_connections must be between 1 and about 4 billion");
+        }
+        if self.events_capacity == 0 {
+            return invalid("events_capacity must be positive");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,331 @@
+//! `EventLoop`: the loop itself. `run` repeats `turn`, which reads like
+//! Redis's `aeProcessEvents`: compute the timeout, poll, dispatch I/O,
+//! serve the ready list, fire timers, then begin a shutdown if one was
+//! asked for.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use log::{info, trace};
+use mio::{Events, Interest, Waker};
+
+use crate::ctx::{Ready, RunState};
+use crate::handle::Inbox;
+use crate::id::{decode_token, listener_token, Source, MAX_LISTENERS, WAKER_TOKEN};
+use crate::listener;
+use crate::panic_guard::guard;
+use crate::timer::TimerKind;
+use crate::{CloseReason, Config, ConnId, Ctx, Handler, LoopHandle, Stats};
+
+/// Messages from other threads delivered per turn before the loop serves
+/// sockets again (the rest wait on the ready list).
+const MESSAGES_PER_TURN: usize = 1024;
+
+/// A single-threaded event loop serving a [`Handler`].
+///
+/// Create it with [`new`](EventLoop::new), add listeners with
+/// [`listen`](EventLoop::listen) (or outbound connections with
+/// [`connect`](EventLoop::connect)), take a [`handle`](EventLoop::handle)
+/// for other threads if needed, then [`run`](EventLoop::run) it.
+///
+/// # Examples
+///
+/// ```
+/// use evloop::{Config, ConnId, Ctx, EventLoop, Handler, Origin};
+/// use std::io::{Read, Write};
+///
+/// struct Echo;
+/// impl Handler for Echo {
+///     type Conn = ();
+///     type Message = ();
+///     fn on_open(&mut self, _: &mut Ctx, _: ConnId, _: Origin) {}
+///     fn on_data(&mut self, cx: &mut Ctx, id: ConnId, _: &mut (), data: &[u8]) -> usize {
+///         cx.send(id, data);
+///         data.len()
+///     }
+/// }
+///
+/// # fn main() -> std::io::Result<()> {
+/// let mut el = EventLoop::new(Config::default(), Echo)?;
+/// let addr = el.listen("127.0.0.1:0".parse().unwrap())?;
+/// let handle = el.handle();
+/// let client = std::thread::spawn(move || -> std::io::Result<Vec<u8>> {
+///     let mut stream = std::net::TcpStream::connect(addr)?;
+///     stream.write_all(b"ping")?;
+///     let mut reply = [0; 4];
+///     stream.read_exact(&mut reply)?;
+///     handle.stop().expect("the loop is running");
+///     Ok(reply.to_vec())
+/// });
+/// el.run()?;
+/// assert_eq!(client.join().unwrap()?, b"ping");
+/// # Ok(())
+/// # }
+/// ```
+pub struct EventLoop<H: Handler> {
+    pub(crate) cx: Ctx,
+    pub(crate) handler: H,
+    /// The application's per-connection state, at the same index as the
+    /// connection's slot in `cx.conns`.
+    pub(crate) states: Vec<Option<H::Conn>>,
+    /// The one buffer every read lands in.
+    pub(crate) scratch: Vec<u8>,
+    events: Events,
+    inbox: Inbox<H::Message>,
+}
+
+impl<H: Handler> fmt::Debug for EventLoop<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventLoop").field("cx", &self.cx).finish_non_exhaustive()
+    }
+}
+
+impl<H: Handler> EventLoop<H> {
+    /// Creates a loop (an epoll instance and a waker) serving `handler`.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` if `config`'s limits contradict each other (for
+    /// example `low_watermark > high_watermark`); otherwise what
+    /// `epoll_create` or `eventfd` return (`Other` for EMFILE).
+    pub fn new(config: Config, handler: H) -> io::Result<EventLoop<H>> {
+        config.validate()?;
+        let scratch = vec![0; config.read_buffer_bytes];
+        let events = Events::with_capacity(config.events_capacity);
+        let cx = Ctx::new(config)?;
+        let waker = Waker::new(cx.poll.registry(), WAKER_TOKEN)?;
+        Ok(EventLoop { cx, handler, states: Vec::new(), scratch, events, inbox: Inbox::new(waker) })
+    }
+
+    /// Listens on `addr` and returns the address actually bound (the real
+    /// port when `addr` asks for port 0). May be called any number of times
+    /// before `run`; each listener's index (0, 1, ...) reaches `on_open` in
+    /// [`Origin::Inbound`](crate::Origin::Inbound).
+    ///
+    /// The socket has `SO_REUSEADDR` and a backlog of
+    /// [`Config::listen_backlog`].
+    ///
+    /// # Errors
+    ///
+    /// `AddrInUse`, `AddrNotAvailable`, `PermissionDenied` and the like from
+    /// `bind`/`listen`; `Other` past 1024 listeners.
+    pub fn listen(&mut self, addr: SocketAddr) -> io::Result<SocketAddr> {
+        let slot = self.cx.listeners.sockets.len();
+        if slot >= MAX_LISTENERS {
+            return Err(io::Error::new(io::ErrorKind::Other, "too many listeners"));
+        }
+        let mut socket = listener::bind(addr, self.cx.config.listen_backlog)?;
+        self.cx.poll.registry().register(&mut socket, listener_token(slot), Interest::READABLE)?;
+        let local = socket.local_addr()?;
+        self.cx.listeners.sockets.push(Some(socket));
+        info!("listening on {local}");
+        Ok(local)
+    }
+
+    /// Starts an outbound connection before `run`, as
+    /// [`Ctx::connect`] does from a callback.
+    ///
+    /// # Errors
+    ///
+    /// As [`Ctx::connect`].
+    pub fn connect(&mut self, addr: SocketAddr) -> io::Result<ConnId> {
+        self.cx.now = Instant::now();
+        self.cx.connect(addr)
+    }
+
+    /// A handle other threads can use to send messages to the loop or stop
+    /// it.
+    pub fn handle(&self) -> LoopHandle<H::Message> {
+        self.inbox.handle()
+    }
+
+    /// The loop's counters so far.
+    pub fn stats(&self) -> &Stats {
+        &self.cx.stats
+    }
+
+    /// The application.
+    pub fn handler(&self) -> &H {
+        &self.handler
+    }
+
+    /// The application, mutably (between runs).
+    pub fn handler_mut(&mut self) -> &mut H {
+        &mut self.handler
+    }
+
+    /// Serves events until the loop is stopped, then shuts down gracefully:
+    /// listeners close, queued output gets up to
+    /// [`Config::shutdown_timeout`] to flush, and every connection closes
+    /// with [`CloseReason::Shutdown`] (each gets `on_close`) before `run`
+    /// returns.
+    ///
+    /// # Errors
+    ///
+    /// Only if `epoll_wait` itself fails, which loses service: every
+    /// connection is then closed with that error as its reason before `run`
+    /// returns it. `Interrupted` (a signal during the wait) is the one error
+    /// retried, here and nowhere else; sockets are nonblocking and are never
+    /// interrupted.
+    pub fn run(&mut self) -> io::Result<()> {
+        self.inbox.set_exited(false);
+        if self.cx.run_state == RunState::Draining && self.cx.conns.is_empty() {
+            self.cx.run_state = RunState::Running;
+        }
+        info!("event loop running");
+        let result = loop {
+            if let Err(e) = self.turn() {
+                log::error!("poll failed, closing every connection: {e}");
+                self.close_all(CloseReason::Error(e.kind()));
+                break Err(e);
+            }
+            if self.cx.run_state == RunState::Draining && self.cx.conns.is_empty() {
+                break Ok(());
+            }
+        };
+        self.inbox.set_exited(true);
+        info!("event loop stopped: {}", self.cx.stats);
+        result
+    }
+
+    /// One turn of the loop.
+    fn turn(&mut self) -> io::Result<()> {
+        let timeout = self.poll_timeout();
+        self.poll(timeout)?;
+        self.cx.now = Instant::now();
+        self.dispatch_events();
+        self.serve_ready_list();
+        self.fire_timers();
+        self.begin_shutdown_if_asked();
+        Ok(())
+    }
+
+    /// Zero when something waits on the ready list, else until the next
+    /// timer, else forever: an idle loop sleeps in `epoll_wait`.
+    fn poll_timeout(&mut self) -> Option<Duration> {
+        if !self.cx.ready.is_empty() || self.cx.run_state == RunState::StopRequested {
+            return Some(Duration::ZERO);
+        }
+        let deadline = self.cx.timers.next_deadline()?;
+        Some(deadline.saturating_duration_since(Instant::now()))
+    }
+
+    fn poll(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.cx.stats.poll_calls += 1;
+        match self.cx.poll.poll(&mut self.events, timeout) {
+            Ok(()) => Ok(()),
+            // A signal landed during the wait (signal-hook's SIGINT, say):
+            // treat it as an empty poll; the next turn recomputes the timeout.
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn dispatch_events(&mut self) {
+        let events = std::mem::replace(&mut self.events, Events::with_capacity(0));
+        for event in events.iter() {
+            trace!("event {event:?}");
+            match decode_token(event.token()) {
+                Source::Waker => self.drain_inbox(),
+                Source::Listener(slot) => self.accept_from(slot),
+                Source::Conn(id) => self.conn_event(id, event),
+            }
+            self.after_dispatch();
+        }
+        self.events = events;
+    }
+
+    /// Serves what the last turn left over: at most what was waiting when
+    /// the turn began, so the list cannot keep this turn going forever.
+    fn serve_ready_list(&mut self) {
+        for _ in 0..self.cx.ready.len() {
+            let Some(ready) = self.cx.ready.pop_front() else { break };
+            match ready {
+                Ready::Conn(id) => {
+                    if let Some(conn) = self.cx.live_conn(id) {
+                        conn.on_ready_list = false;
+                        self.read_from(id);
+                    }
+                }
+                Ready::Listener(slot) => self.accept_from(slot),
+                Ready::Messages => self.drain_inbox(),
+            }
+            self.after_dispatch();
+        }
+    }
+
+    fn drain_inbox(&mut self) {
+        self.inbox.acknowledge_wake();
+        if self.inbox.take_stop_request() {
+            self.cx.stop();
+        }
+        for _ in 0..MESSAGES_PER_TURN {
+            let Some(message) = self.inbox.try_next() else { return };
+            self.cx.stats.messages += 1;
+            let EventLoop { cx, handler, .. } = self;
+            guard(cx.config.panic_policy, "on_message", || handler.on_message(cx, message));
+            self.after_dispatch();
+        }
+        self.cx.ready.push_back(Ready::Messages);
+    }
+
+    /// Fires every timer due by this turn's `now` that was set before the
+    /// turn began; one set from a callback for "now" waits for the next turn.
+    fn fire_timers(&mut self) {
+        let set_before = self.cx.timers.next_sequence();
+        while let Some((timer, kind)) = self.cx.timers.pop_expired(self.cx.now, set_before) {
+            self.cx.stats.timers_fired += 1;
+            match kind {
+                TimerKind::App { key, owner: None } => {
+                    let EventLoop { cx, handler, .. } = self;
+                    guard(cx.config.panic_policy, "on_timer", || handler.on_timer(cx, timer, key));
+                }
+                TimerKind::App { key, owner: Some(id) } => self.fire_conn_timer(id, timer, key),
+                TimerKind::Idle(id) => self.check_idle(id),
+                TimerKind::Write(id) => self.check_write_progress(id),
+                TimerKind::Connect(id) => self.check_connect_timeout(id),
+                TimerKind::AcceptBackoff => self.resume_accepting(),
+                TimerKind::Shutdown => self.close_all(CloseReason::Shutdown),
+            }
+            self.after_dispatch();
+        }
+    }
+
+    /// Runs what callbacks left pending: `on_drain` for connections that fell
+    /// below the low watermark, and closing the connections asked to close
+    /// (whose `on_close` may ask for more of both).
+    pub(crate) fn after_dispatch(&mut self) {
+        while !self.cx.drained.is_empty() || !self.cx.closing.is_empty() {
+            for id in std::mem::take(&mut self.cx.drained) {
+                self.fire_drain(id);
+            }
+            for id in std::mem::take(&mut self.cx.closing) {
+                self.reap(id);
+            }
+        }
+    }
+
+    fn begin_shutdown_if_asked(&mut self) {
+        if self.cx.run_state != RunState::StopRequested {
+            return;
+        }
+        self.cx.run_state = RunState::Draining;
+        info!("stopping: closing listeners, flushing {} connections", self.cx.conns.len());
+        for socket in self.cx.listeners.sockets.iter_mut() {
+            *socket = None;
+        }
+        let EventLoop { cx, handler, .. } = self;
+        guard(cx.config.panic_policy, "on_stop", || handler.on_stop(cx));
+        self.after_dispatch();
+        let ids: Vec<ConnId> =
+            self.cx.conns.iter().map(|(index, conn)| ConnId::from_parts(index as u32, conn.generation)).collect();
+        for id in ids {
+            self.shut_down_conn(id);
+        }
+        let deadline = self.cx.now + self.cx.config.shutdown_timeout;
+        self.cx.timers.insert(deadline, TimerKind::Shutdown);
+        self.after_dispatch();
+    }
+}

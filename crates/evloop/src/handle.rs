@@ -1,0 +1,187 @@
+//! `LoopHandle`: reaching the loop from other threads.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::sync::Arc;
+
+use mio::Waker;
+
+/// State shared between the loop and its handles.
+#[derive(Debug)]
+struct Signal {
+    waker: Waker,
+    /// A wake-up is in flight: later sends skip the `write(2)` on the eventfd,
+    /// so a burst of sends between two turns costs one wake-up.
+    woken: AtomicBool,
+    stop_requested: AtomicBool,
+    exited: AtomicBool,
+}
+
+/// The loop has exited: what could not be delivered comes back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exited<T>(pub T);
+
+impl<T> fmt::Display for Exited<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the event loop has exited")
+    }
+}
+
+impl<T: fmt::Debug> std::error::Error for Exited<T> {}
+
+/// A handle to an [`EventLoop`](crate::EventLoop) for other threads: send it
+/// messages, or ask it to stop. `Send + Sync + Clone`; get one with
+/// [`EventLoop::handle`](crate::EventLoop::handle) before calling `run`.
+///
+/// # Examples
+///
+/// ```
+/// use evloop::{Config, ConnId, Ctx, EventLoop, Handler, Origin};
+///
+/// struct Counter(u64);
+/// impl Handler for Counter {
+///     type Conn = ();
+///     type Message = u64;
+///     fn on_open(&mut self, _: &mut Ctx, _: ConnId, _: Origin) {}
+///     fn on_data(&mut self, _: &mut Ctx, _: ConnId, _: &mut (), data: &[u8]) -> usize {
+///         data.len()
+///     }
+///     fn on_message(&mut self, cx: &mut Ctx, n: u64) {
+///         self.0 += n;
+///         if self.0 == 6 {
+///             cx.stop();
+///         }
+///     }
+/// }
+///
+/// # fn main() -> std::io::Result<()> {
+/// let mut el = EventLoop::new(Config::default(), Counter(0))?;
+/// let handle = el.handle();
+/// let sender = std::thread::spawn(move || {
+///     for n in 1..=3 {
+///         handle.send(n).expect("the loop is running");
+///     }
+/// });
+/// el.run()?;
+/// sender.join().unwrap();
+/// assert_eq!(el.handler().0, 6);
+/// # Ok(())
+/// # }
+/// ```
+pub struct LoopHandle<M> {
+    sender: Sender<M>,
+    signal: Arc<Signal>,
+}
+
+impl<M> Clone for LoopHandle<M> {
+    fn clone(&self) -> Self {
+        LoopHandle { sender: self.sender.clone(), signal: Arc::clone(&self.signal) }
+    }
+}
+
+impl<M> fmt::Debug for LoopHandle<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoopHandle").field("exited", &self.signal.exited.load(Ordering::Relaxed)).finish()
+    }
+}
+
+impl<M: Send> LoopHandle<M> {
+    /// Delivers `message` to [`Handler::on_message`](crate::Handler::on_message)
+    /// on the loop thread, in the order this thread sent it. Never blocks.
+    ///
+    /// # Errors
+    ///
+    /// [`Exited`], carrying `message` back, once the loop has returned from
+    /// `run` or been dropped. A message sent while the loop is exiting may
+    /// be dropped undelivered.
+    pub fn send(&self, message: M) -> Result<(), Exited<M>> {
+        if self.signal.exited.load(Ordering::Acquire) {
+            return Err(Exited(message));
+        }
+        self.sender.send(message).map_err(|e| Exited(e.0))?;
+        self.wake();
+        Ok(())
+    }
+
+    /// Asks the loop to stop, as [`Ctx::stop`](crate::Ctx::stop) does.
+    ///
+    /// # Errors
+    ///
+    /// [`Exited`] if the loop has already returned from `run`.
+    pub fn stop(&self) -> Result<(), Exited<()>> {
+        if self.signal.exited.load(Ordering::Acquire) {
+            return Err(Exited(()));
+        }
+        self.signal.stop_requested.store(true, Ordering::Release);
+        self.wake();
+        Ok(())
+    }
+
+    fn wake(&self) {
+        if !self.signal.woken.swap(true, Ordering::AcqRel) {
+            // Only fails if the eventfd counter would overflow, which takes
+            // 2^64 unread wake-ups: the loop is then awake anyway.
+            let _ = self.signal.waker.wake();
+        }
+    }
+}
+
+/// The loop's end of the handles: the receiver and the shared signal.
+pub(crate) struct Inbox<M> {
+    receiver: Receiver<M>,
+    sender: Sender<M>,
+    signal: Arc<Signal>,
+}
+
+impl<M> fmt::Debug for Inbox<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Inbox").finish_non_exhaustive()
+    }
+}
+
+impl<M> Inbox<M> {
+    pub(crate) fn new(waker: Waker) -> Inbox<M> {
+        let (sender, receiver) = mpsc::channel();
+        let signal = Signal {
+            waker,
+            woken: AtomicBool::new(false),
+            stop_requested: AtomicBool::new(false),
+            exited: AtomicBool::new(false),
+        };
+        Inbox { receiver, sender, signal: Arc::new(signal) }
+    }
+
+    pub(crate) fn handle(&self) -> LoopHandle<M> {
+        LoopHandle { sender: self.sender.clone(), signal: Arc::clone(&self.signal) }
+    }
+
+    /// Re-arms the wake-up before draining, so a send that lands after the
+    /// drain started rings again instead of waiting for the next event.
+    pub(crate) fn acknowledge_wake(&self) {
+        self.signal.woken.store(false, Ordering::Release);
+    }
+
+    /// The next message waiting, if any.
+    pub(crate) fn try_next(&self) -> Option<M> {
+        match self.receiver.try_recv() {
+            Ok(message) => Some(message),
+            Err(TryRecvError::Empty | TryRecvError::Disconnected) => None,
+        }
+    }
+
+    /// Takes a stop request from a handle, if one came.
+    pub(crate) fn take_stop_request(&self) -> bool {
+        self.signal.stop_requested.swap(false, Ordering::AcqRel)
+    }
+
+    pub(crate) fn set_exited(&self, exited: bool) {
+        self.signal.exited.store(exited, Ordering::Release);
+    }
+}
+
+impl<M> Drop for Inbox<M> {
+    fn drop(&mut self) {
+        self.set_exited(true);
+    }
+}

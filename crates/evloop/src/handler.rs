@@ -1,0 +1,143 @@
+//! The trait an application implements.
+
+use std::io;
+
+use crate::{CloseReason, ConnId, Ctx, TimerId};
+
+/// How a connection came to be: passed to [`Handler::on_open`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Accepted from the listener with this index (the order of
+    /// [`EventLoop::listen`](crate::EventLoop::listen) calls, from 0).
+    Inbound {
+        /// Which listener accepted it.
+        listener: usize,
+    },
+    /// Opened by [`Ctx::connect`](crate::Ctx::connect) or
+    /// [`EventLoop::connect`](crate::EventLoop::connect).
+    Outbound,
+}
+
+/// What to do once the peer has closed its side: returned by
+/// [`Handler::on_eof`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterEof {
+    /// Flush queued output, then close with
+    /// [`CloseReason::PeerClosed`]. The default.
+    Close,
+    /// Keep the connection half-open: the application may go on sending and
+    /// closes it later (or calls [`Ctx::shutdown_write`]).
+    KeepWriting,
+}
+
+/// An application on the loop: one value serves every connection.
+///
+/// Only [`on_open`](Handler::on_open) and [`on_data`](Handler::on_data) are
+/// required; every other callback has a default that does nothing (or, for
+/// `on_eof`, closes). Each callback gets the [`Ctx`], through which it may
+/// act on any connection, not only its own (a broadcast is a loop over ids).
+///
+/// # Per-connection state
+///
+/// [`Handler::Conn`] is what the application keeps per connection (a parser
+/// state, a nick, a session). `on_open` returns it, the loop stores it beside
+/// the connection in its slab and hands it back as `&mut` to every callback
+/// about that connection, and by value to `on_close`. No map, no lookup.
+///
+/// # Guarantees
+///
+/// - `on_close` fires exactly once for every connection `on_open` saw, with
+///   the reason it closed, and after it the [`ConnId`] is stale forever.
+/// - A connect that never opened gets `on_connect_failed` instead, and no
+///   `on_open` or `on_close`.
+/// - Callbacks run on the loop thread, one at a time.
+///
+/// # Examples
+///
+/// ```
+/// use evloop::{ConnId, Ctx, Handler, Origin};
+///
+/// /// Counts the bytes each connection echoed.
+/// struct CountingEcho;
+///
+/// impl Handler for CountingEcho {
+///     type Conn = u64;
+///     type Message = ();
+///
+///     fn on_open(&mut self, _cx: &mut Ctx, _id: ConnId, _origin: Origin) -> u64 {
+///         0
+///     }
+///
+///     fn on_data(&mut self, cx: &mut Ctx, id: ConnId, echoed: &mut u64, data: &[u8]) -> usize {
+///         cx.send(id, data);
+///         *echoed += data.len() as u64;
+///         data.len()
+///     }
+/// }
+/// ```
+pub trait Handler {
+    /// State the application keeps per connection.
+    type Conn;
+    /// What other threads send through a [`LoopHandle`](crate::LoopHandle);
+    /// use `()` if none.
+    type Message: Send + 'static;
+
+    /// A connection opened: accepted from a listener, or an outbound connect
+    /// that completed. Returns the connection's state.
+    fn on_open(&mut self, cx: &mut Ctx, id: ConnId, origin: Origin) -> Self::Conn;
+
+    /// Bytes arrived. Returns how many of `data` were consumed; the rest is
+    /// kept and offered again, at the front of `data`, when more arrives
+    /// (bounded by [`Config::max_input_bytes`](crate::Config::max_input_bytes)).
+    /// A return larger than `data.len()` counts as `data.len()`.
+    fn on_data(&mut self, cx: &mut Ctx, id: ConnId, conn: &mut Self::Conn, data: &[u8]) -> usize;
+
+    /// The peer closed its side; no more data will arrive. By default the
+    /// connection flushes its queued output and closes.
+    fn on_eof(&mut self, cx: &mut Ctx, id: ConnId, conn: &mut Self::Conn) -> AfterEof {
+        let _ = (cx, id, conn);
+        AfterEof::Close
+    }
+
+    /// Queued output fell below [`Config::low_watermark`](crate::Config::low_watermark)
+    /// after having passed the high watermark; reading has resumed.
+    fn on_drain(&mut self, cx: &mut Ctx, id: ConnId, conn: &mut Self::Conn) {
+        let _ = (cx, id, conn);
+    }
+
+    /// The connection closed, for `reason`; its state is handed back. The id
+    /// is already stale: sending to it does nothing.
+    fn on_close(&mut self, cx: &mut Ctx, id: ConnId, conn: Self::Conn, reason: CloseReason) {
+        let _ = (cx, id, conn, reason);
+    }
+
+    /// An outbound connect failed with `error` (refused, unreachable, timed
+    /// out, ...); `id` never opened.
+    fn on_connect_failed(&mut self, cx: &mut Ctx, id: ConnId, error: io::Error) {
+        let _ = (cx, id, error);
+    }
+
+    /// A loop-wide timer set with [`Ctx::set_timer`] fired.
+    fn on_timer(&mut self, cx: &mut Ctx, timer: TimerId, key: u64) {
+        let _ = (cx, timer, key);
+    }
+
+    /// A timer of this connection, set with [`Ctx::set_conn_timer`], fired.
+    /// Never called after the connection's `on_close`.
+    fn on_conn_timer(&mut self, cx: &mut Ctx, id: ConnId, conn: &mut Self::Conn, timer: TimerId, key: u64) {
+        let _ = (cx, id, conn, timer, key);
+    }
+
+    /// The loop is stopping: listeners are closed and every connection is
+    /// about to flush and close with [`CloseReason::Shutdown`]. The last
+    /// chance to send a goodbye.
+    fn on_stop(&mut self, cx: &mut Ctx) {
+        let _ = cx;
+    }
+
+    /// A message from another thread, sent with
+    /// [`LoopHandle::send`](crate::LoopHandle::send).
+    fn on_message(&mut self, cx: &mut Ctx, message: Self::Message) {
+        let _ = (cx, message);
+    }
+}

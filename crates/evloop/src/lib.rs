@@ -1,0 +1,118 @@
+//! A small single-threaded TCP event-loop framework on [mio].
+//!
+//! One thread, one `epoll`, thousands of connections in a [slab], and a
+//! [`Handler`] trait the application implements. It is the socket tutorial
+//! (`bind`, `listen`, `accept`, `connect`, `read`, `write`, `close`) done the
+//! way a production server does it: nonblocking, edge-triggered, with every
+//! resource bounded, and few enough syscalls that you can count them
+//! ([`Stats`]).
+//!
+//! # Example: an echo server
+//!
+//! ```
+//! use evloop::{Config, ConnId, Ctx, EventLoop, Handler, Origin};
+//!
+//! struct Echo;
+//!
+//! impl Handler for Echo {
+//!     type Conn = (); // no per-connection state
+//!     type Message = (); // no messages from other threads
+//!
+//!     fn on_open(&mut self, _cx: &mut Ctx, _id: ConnId, _origin: Origin) {}
+//!
+//!     fn on_data(&mut self, cx: &mut Ctx, id: ConnId, _conn: &mut (), data: &[u8]) -> usize {
+//!         cx.send(id, data);
+//!         data.len() // consumed all of it
+//!     }
+//! }
+//!
+//! # fn main() -> std::io::Result<()> {
+//! let mut el = EventLoop::new(Config::default(), Echo)?;
+//! let addr = el.listen("127.0.0.1:0".parse().unwrap())?;
+//! println!("echoing on {addr}");
+//! # el.handle().stop().unwrap();
+//! el.run() // until stopped; see `LoopHandle` and `Ctx::stop`
+//! # }
+//! ```
+//!
+//! # Connections
+//!
+//! Each connection has a [`ConnId`]: a slab index and a generation. When
+//! the connection closes the id goes stale for good; a stale id passed to
+//! [`Ctx`] does nothing and returns `false` or `None`, even after the slot
+//! is reused by another connection. [`Handler::on_open`] returns the
+//! application's state for the connection, which the loop keeps beside it
+//! and passes to every callback about it. [`Handler::on_close`] fires
+//! exactly once for every connection `on_open` saw, with a [`CloseReason`].
+//!
+//! Reads land in one loop-wide buffer and go straight to
+//! [`Handler::on_data`], which returns how many bytes it consumed; only the
+//! rest is copied into a buffer of the connection's own, allocated on
+//! demand and freed once consumed. Writes go straight to the socket when
+//! nothing is queued. An idle connection holds a slab slot and a socket,
+//! no buffers.
+//!
+//! # Backpressure
+//!
+//! Output the socket will not take is queued. Past
+//! [`Config::high_watermark`] the loop stops reading from that connection;
+//! below [`Config::low_watermark`] it resumes and [`Handler::on_drain`]
+//! fires. Past [`Config::max_output_bytes`] the connection closes with
+//! [`CloseReason::OutputLimit`], and a peer that stops reading altogether
+//! is closed after [`Config::write_timeout`]. Input is bounded the same
+//! way by [`Config::max_input_bytes`], and one connection reads at most
+//! [`Config::read_budget_bytes`] per turn so a flood cannot starve the
+//! others.
+//!
+//! # Timers
+//!
+//! [`Ctx::set_timer`] and [`Ctx::set_conn_timer`] schedule
+//! [`Handler::on_timer`] and [`Handler::on_conn_timer`]; a connection's
+//! timers die with it. The next deadline is the `epoll_wait` timeout, so an
+//! idle loop sleeps. Idle and write timeouts are checked lazily against
+//! stamps, costing nothing per read.
+//!
+//! # Threads
+//!
+//! The loop and every callback run on one thread. Other threads reach it
+//! through a [`LoopHandle`] (`Send + Sync + Clone`): [`LoopHandle::send`]
+//! delivers a [`Handler::Message`] to [`Handler::on_message`], and
+//! [`LoopHandle::stop`] begins a graceful shutdown.
+//!
+//! # Panics
+//!
+//! A panic in a callback about one connection closes that connection with
+//! [`CloseReason::Panic`] and is logged; the loop serves everyone else.
+//! [`Config::panic_policy`] can make it abort instead.
+//!
+//! [mio]: https://docs.rs/mio
+//! [slab]: https://docs.rs/slab
+#![forbid(unsafe_code)]
+#![doc(test(attr(deny(warnings))))]
+
+mod accept;
+mod buffer;
+mod close_reason;
+mod config;
+mod conn;
+mod ctx;
+mod dispatch;
+mod event_loop;
+mod handle;
+mod handler;
+mod id;
+mod lifecycle;
+mod listener;
+mod panic_guard;
+mod stats;
+mod timeouts;
+mod timer;
+
+pub use close_reason::CloseReason;
+pub use config::{Config, PanicPolicy};
+pub use ctx::Ctx;
+pub use event_loop::EventLoop;
+pub use handle::{Exited, LoopHandle};
+pub use handler::{AfterEof, Handler, Origin};
+pub use id::{ConnId, TimerId};
+pub use stats::Stats;

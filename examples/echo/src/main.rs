@@ -1,0 +1,67 @@
+//! An echo server on evloop: every byte a client sends comes back.
+//!
+//! ```text
+//! cargo run --release -p echo                 # listens on 127.0.0.1:7878
+//! nc 127.0.0.1 7878                           # type a line, get it back
+//! RUST_LOG=debug cargo run --release -p echo  # log each accept and close
+//! ```
+//!
+//! Ctrl-C (SIGINT) or SIGTERM stops it gracefully and logs the final stats.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Parser;
+use echo::Echo;
+use evloop::{Config, EventLoop};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+/// Echo server on a single-threaded evloop event loop.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on (repeat for several).
+    #[arg(long, default_value = "127.0.0.1:7878")]
+    listen: Vec<SocketAddr>,
+    /// Connections open at once; further clients wait in the backlog.
+    #[arg(long, default_value_t = Config::default().max_connections)]
+    max_connections: usize,
+    /// Close a connection that sends nothing for this many seconds (0: never).
+    #[arg(long, default_value_t = 300)]
+    idle_timeout_secs: u64,
+    /// Close a connection whose output makes no progress for this many seconds (0: never).
+    #[arg(long, default_value_t = 30)]
+    write_timeout_secs: u64,
+}
+
+/// `0` switches a timeout off.
+fn seconds(secs: u64) -> Option<Duration> {
+    (secs > 0).then(|| Duration::from_secs(secs))
+}
+
+fn main() -> std::io::Result<()> {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let args = Args::parse();
+    let config = Config {
+        max_connections: args.max_connections,
+        idle_timeout: seconds(args.idle_timeout_secs),
+        write_timeout: seconds(args.write_timeout_secs),
+        ..Config::default()
+    };
+    let mut el = EventLoop::new(config, Echo)?;
+    for addr in &args.listen {
+        let bound = el.listen(*addr)?;
+        // On stdout, for scripts that started us on port 0.
+        println!("listening on {bound}");
+    }
+    let handle = el.handle();
+    let mut signals = Signals::new([SIGINT, SIGTERM])?;
+    std::thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            log::info!("signal {signal}: stopping");
+            let _ = handle.stop();
+        }
+    });
+    el.run()
+}
