@@ -156,6 +156,12 @@ impl<H: Handler> EventLoop<H> {
         &mut self.handler
     }
 
+    /// Consumes the loop, returning the application (after `run`, to read
+    /// what it gathered).
+    pub fn into_handler(self) -> H {
+        self.handler
+    }
+
     /// Serves events until the loop is stopped, then shuts down gracefully:
     /// listeners close, queued output gets up to
     /// [`Config::shutdown_timeout`] to flush, and every connection closes

@@ -92,6 +92,7 @@
 
 mod accept;
 mod buffer;
+pub mod codec;
 mod close_reason;
 mod config;
 mod conn;
