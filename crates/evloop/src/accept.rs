@@ -1,5 +1,6 @@
 //! Accepting connections: until `WouldBlock`, within a per-turn budget,
-//! pausing at `max_connections` and backing off when out of descriptors.
+//! turning away what is past `max_connections` and backing off when out of
+//! descriptors.
 
 use log::{debug, error, warn};
 use mio::net::TcpStream;
@@ -21,16 +22,10 @@ impl<H: Handler> EventLoop<H> {
             if self.cx.run_state != RunState::Running || self.cx.listeners.backing_off {
                 return;
             }
-            if self.cx.conns.len() >= self.cx.config.max_connections {
-                if !self.cx.listeners.paused_at_limit {
-                    warn!("max_connections ({}) open: not accepting until one closes", self.cx.config.max_connections);
-                    self.cx.listeners.paused_at_limit = true;
-                }
-                return;
-            }
             let Some(Some(listener)) = self.cx.listeners.sockets.get(slot) else { return };
             self.cx.stats.accept_calls += 1;
             match listener.accept() {
+                Ok((_, peer)) if self.cx.conns.len() >= self.cx.config.max_connections => self.reject(peer),
                 Ok((stream, peer)) => {
                     debug!("accepted {peer} on listener {slot}");
                     self.open_inbound(stream, slot);
@@ -54,6 +49,18 @@ impl<H: Handler> EventLoop<H> {
         self.cx.ready.push_back(Ready::Listener(slot));
     }
 
+    /// Turns away a connection accepted past `max_connections`: its socket
+    /// (dropped by the caller) closes at once, so the peer sees end of file
+    /// rather than a connect that hangs in the backlog.
+    fn reject(&mut self, peer: std::net::SocketAddr) {
+        self.cx.stats.rejected += 1;
+        if !self.cx.listeners.rejecting_at_limit {
+            self.cx.listeners.rejecting_at_limit = true;
+            warn!("max_connections ({}) open: closing new connections until one closes", self.cx.config.max_connections);
+        }
+        debug!("rejected {peer}: max_connections open");
+    }
+
     fn open_inbound(&mut self, stream: TcpStream, slot: usize) {
         if self.cx.config.tcp_nodelay {
             if let Err(e) = stream.set_nodelay(true) {
@@ -69,13 +76,12 @@ impl<H: Handler> EventLoop<H> {
         }
     }
 
-    /// Accepting may go on: a connection closed below the limit, or the
-    /// descriptor backoff passed. Edge-triggered listeners will not signal
-    /// the connections already waiting, so every listener is tried.
+    /// Accepting may go on: the descriptor backoff passed. Edge-triggered
+    /// listeners will not signal the connections already waiting, so every
+    /// listener is tried.
     pub(crate) fn resume_accepting(&mut self) {
         let listeners = &mut self.cx.listeners;
         listeners.backing_off = false;
-        listeners.paused_at_limit = false;
         for slot in 0..listeners.sockets.len() {
             self.cx.ready.push_back(Ready::Listener(slot));
         }

@@ -39,9 +39,12 @@ pub struct Config {
     /// caps it at `net.core.somaxconn`.
     pub listen_backlog: u32,
     /// Connections (inbound and outbound) open at once. At the limit the loop
-    /// stops accepting (new connects wait in the kernel backlog until a slot
-    /// frees) and [`Ctx::connect`](crate::Ctx::connect) fails. Keep it below
-    /// the process's file descriptor limit (`ulimit -n`). Default 10,000.
+    /// accepts each new connection and closes it at once, so the peer sees
+    /// a prompt clean close (as Redis does at `maxclients`) instead of
+    /// hanging in the kernel backlog; [`Stats::rejected`](crate::Stats::rejected)
+    /// counts them, and [`Ctx::connect`](crate::Ctx::connect) fails. Keep it
+    /// below the process's file descriptor limit (`ulimit -n`), with room
+    /// for that one extra accept. Default 10,000.
     pub max_connections: usize,
     /// Set `TCP_NODELAY` on every connection (a request/response workload
     /// stalls on Nagle's algorithm otherwise). Default `true`.

@@ -109,8 +109,7 @@ impl<H: Handler> EventLoop<H> {
         guard(cx.config.panic_policy, "on_close", || handler.on_close(cx, id, state, reason));
     }
 
-    /// Frees slot `index`: cancels the connection's timers and lets
-    /// accepting resume if it was held at the connection limit. Dropping the
+    /// Frees slot `index` and cancels the connection's timers. Dropping the
     /// returned socket closes it, which also removes it from epoll.
     fn remove_conn(&mut self, index: usize) -> Conn {
         let mut conn = self.cx.conns.remove(index);
@@ -119,9 +118,7 @@ impl<H: Handler> EventLoop<H> {
         for timer in timers {
             self.cx.timers.cancel(timer);
         }
-        if self.cx.listeners.paused_at_limit {
-            self.resume_accepting();
-        }
+        self.cx.listeners.rejecting_at_limit = false;
         conn
     }
 

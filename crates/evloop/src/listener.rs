@@ -12,9 +12,9 @@ use socket2::{Domain, Protocol, Socket, Type};
 pub(crate) struct Listeners {
     /// `None` once closed (on stop).
     pub(crate) sockets: Vec<Option<TcpListener>>,
-    /// Accepting stopped because `max_connections` are open; resumes when
-    /// one closes.
-    pub(crate) paused_at_limit: bool,
+    /// `max_connections` are open and new connections are being turned
+    /// away; kept so the warning is logged once per episode.
+    pub(crate) rejecting_at_limit: bool,
     /// Accepting stopped after EMFILE/ENFILE; resumes when the backoff
     /// timer fires.
     pub(crate) backing_off: bool,

@@ -10,6 +10,9 @@ use crate::CloseReason;
 pub struct Stats {
     /// Connections accepted from listeners.
     pub accepted: u64,
+    /// Connections accepted and closed at once because
+    /// [`Config::max_connections`](crate::Config::max_connections) were open.
+    pub rejected: u64,
     /// Outbound connects that completed.
     pub connected: u64,
     /// Outbound connects that failed.
@@ -68,8 +71,9 @@ impl std::fmt::Display for Stats {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "accepted={} connected={} open={} bytes_in={} bytes_out={} reads={} writes={} accepts={} polls={}",
+            "accepted={} rejected={} connected={} open={} bytes_in={} bytes_out={} reads={} writes={} accepts={} polls={}",
             self.accepted,
+            self.rejected,
             self.connected,
             self.open,
             self.bytes_in,
