@@ -24,7 +24,7 @@ struct Args {
     /// Address to listen on (repeat for several).
     #[arg(long, default_value = "127.0.0.1:7878")]
     listen: Vec<SocketAddr>,
-    /// Connections open at once; further clients wait in the backlog.
+    /// Connections open at once; further clients are closed at once until one leaves.
     #[arg(long, default_value_t = Config::default().max_connections)]
     max_connections: usize,
     /// Close a connection that sends nothing for this many seconds (0: never).
