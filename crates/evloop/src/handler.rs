@@ -74,6 +74,12 @@ pub enum AfterEof {
 ///         data.len()
 ///     }
 /// }
+///
+/// # fn main() -> std::io::Result<()> {
+/// let mut el = evloop::EventLoop::new(evloop::Config::default(), CountingEcho)?;
+/// el.listen("127.0.0.1:0".parse().unwrap())?;
+/// # Ok(())
+/// # }
 /// ```
 pub trait Handler {
     /// State the application keeps per connection.
