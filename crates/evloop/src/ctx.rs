@@ -286,7 +286,7 @@ impl Ctx {
 
     pub(crate) fn check_capacity(&self) -> io::Result<()> {
         if self.conns.len() >= self.config.max_connections {
-            return Err(io::Error::new(io::ErrorKind::Other, "max_connections reached"));
+            return Err(io::Error::other("max_connections reached"));
         }
         Ok(())
     }
@@ -411,11 +411,7 @@ impl Ctx {
     /// except that closing now overrides closing after a flush.
     pub(crate) fn close_with(&mut self, id: ConnId, how: Closing) {
         let conn = &mut self.conns[id.index() as usize];
-        let upgrade = match (conn.closing, how) {
-            (Closing::No, _) => true,
-            (Closing::AfterFlush(_), Closing::Now(_)) => true,
-            _ => false,
-        };
+        let upgrade = matches!((conn.closing, how), (Closing::No, _) | (Closing::AfterFlush(_), Closing::Now(_)));
         if upgrade {
             conn.closing = how;
             self.closing.push(id);

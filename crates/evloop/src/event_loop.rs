@@ -114,7 +114,7 @@ impl<H: Handler> EventLoop<H> {
     pub fn listen(&mut self, addr: SocketAddr) -> io::Result<SocketAddr> {
         let slot = self.cx.listeners.sockets.len();
         if slot >= MAX_LISTENERS {
-            return Err(io::Error::new(io::ErrorKind::Other, "too many listeners"));
+            return Err(io::Error::other("too many listeners"));
         }
         let mut socket = listener::bind(addr, self.cx.config.listen_backlog)?;
         self.cx.poll.registry().register(&mut socket, listener_token(slot), Interest::READABLE)?;

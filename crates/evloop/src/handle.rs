@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 
 use mio::Waker;
@@ -164,10 +164,7 @@ impl<M> Inbox<M> {
 
     /// The next message waiting, if any.
     pub(crate) fn try_next(&self) -> Option<M> {
-        match self.receiver.try_recv() {
-            Ok(message) => Some(message),
-            Err(TryRecvError::Empty | TryRecvError::Disconnected) => None,
-        }
+        self.receiver.try_recv().ok()
     }
 
     /// Takes a stop request from a handle, if one came.
