@@ -140,6 +140,9 @@ fn events_for_a_connection_closed_earlier_in_the_same_batch_are_ignored() {
     // Every client writes before the loop wakes, so one poll batch holds an
     // event for each. The first one the handler sees aborts all the others:
     // their events later in that batch must not reach `on_data`.
+    /// Connections `on_data` saw after they were aborted, and every close.
+    type Verdict = (Vec<ConnId>, Vec<(ConnId, CloseReason)>);
+
     #[derive(Debug, Default)]
     struct Executioner {
         open: Vec<ConnId>,
@@ -147,7 +150,7 @@ fn events_for_a_connection_closed_earlier_in_the_same_batch_are_ignored() {
         data_after_close: Vec<ConnId>,
         closed: Vec<(ConnId, CloseReason)>,
         opened: Option<Sender<()>>,
-        done: Option<Sender<(Vec<ConnId>, Vec<(ConnId, CloseReason)>)>>,
+        done: Option<Sender<Verdict>>,
     }
 
     impl Handler for Executioner {
