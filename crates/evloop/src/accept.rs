@@ -56,7 +56,10 @@ impl<H: Handler> EventLoop<H> {
         self.cx.stats.rejected += 1;
         if !self.cx.listeners.rejecting_at_limit {
             self.cx.listeners.rejecting_at_limit = true;
-            warn!("max_connections ({}) open: closing new connections until one closes", self.cx.config.max_connections);
+            warn!(
+                "max_connections ({}) open: closing new connections until one closes",
+                self.cx.config.max_connections
+            );
         }
         debug!("rejected {peer}: max_connections open");
     }

@@ -157,6 +157,11 @@ impl Ctx {
     /// [`CloseReason::App`]. Reading stops at once; `send` to it returns
     /// `false` from now on. Returns `false` if `id` is stale or already
     /// closing.
+    ///
+    /// A connect still pending is abandoned instead, output and all: it
+    /// gets [`Handler::on_connect_failed`](crate::Handler::on_connect_failed)
+    /// with `ConnectionAborted` (as [`abort`](Ctx::abort) does), never
+    /// `on_open`.
     pub fn close(&mut self, id: ConnId) -> bool {
         match self.live_conn(id) {
             Some(conn) if conn.closing == Closing::No => {

@@ -63,7 +63,11 @@ impl<H: Handler> EventLoop<H> {
         }
         conn.phase = Phase::Open;
         conn.writable = true;
-        conn.readable = event.is_readable();
+        // The peer may already have sent data and FIN: this edge is the only
+        // one announcing them, so read on to the end as `conn_event` does.
+        let peer_closed = event.is_error() || event.is_read_closed() || event.is_write_closed();
+        conn.readable = event.is_readable() || peer_closed;
+        conn.read_to_end = peer_closed;
         if self.cx.config.tcp_nodelay {
             if let Err(e) = conn.stream.set_nodelay(true) {
                 debug!("TCP_NODELAY on a connected socket: {e}");
@@ -73,6 +77,11 @@ impl<H: Handler> EventLoop<H> {
         self.open(id, Origin::Outbound);
         self.after_dispatch();
         self.on_writable(id);
+        // A `shutdown_write` asked for while connecting with nothing queued
+        // has no flush to follow up on it: send the FIN now.
+        if self.cx.live_conn(id).is_some_and(|c| c.shutdown_pending && c.output.is_empty()) {
+            self.cx.finish_shutdown_write(id);
+        }
         self.read_from(id);
     }
 
@@ -96,8 +105,13 @@ impl<H: Handler> EventLoop<H> {
             _ => return,
         };
         if conn.phase == Phase::Connecting {
-            debug!("{id}: pending connect abandoned ({reason})");
-            drop(self.remove_conn(id.index() as usize));
+            // Every connect ends in exactly one of `on_open` and
+            // `on_connect_failed`, even one the application gave up on.
+            let kind = match reason {
+                CloseReason::IdleTimeout | CloseReason::WriteTimeout => io::ErrorKind::TimedOut,
+                _ => io::ErrorKind::ConnectionAborted,
+            };
+            self.fail_connect(id, io::Error::new(kind, format!("closed before the connect completed ({reason})")));
             return;
         }
         let index = id.index() as usize;

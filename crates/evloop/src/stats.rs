@@ -71,10 +71,11 @@ impl std::fmt::Display for Stats {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "accepted={} rejected={} connected={} open={} bytes_in={} bytes_out={} reads={} writes={} accepts={} polls={}",
+            "accepted={} rejected={} connected={} connect_failed={} open={} bytes_in={} bytes_out={} reads={} writes={} accepts={} polls={}",
             self.accepted,
             self.rejected,
             self.connected,
+            self.connect_failed,
             self.open,
             self.bytes_in,
             self.bytes_out,
