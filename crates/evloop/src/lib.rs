@@ -72,6 +72,18 @@
 //! idle loop sleeps. Idle and write timeouts are checked lazily against
 //! stamps, costing nothing per read.
 //!
+//! # Codecs
+//!
+//! [`codec::LineDecoder`] frames a line protocol inside `on_data`: it
+//! yields the complete lines in the input as borrowed slices, without
+//! copying, and says how many bytes they used; the loop keeps the
+//! unfinished line for the next call. An overlong line or one that is not
+//! UTF-8 is an error value the handler answers, and the connection goes on.
+//! Keep [`Config::max_input_bytes`] at least
+//! [`LineDecoder::max_buffered_bytes`](codec::LineDecoder::max_buffered_bytes)
+//! (the line limit plus one), or the loop closes a connection before its
+//! decoder can report an overlong line.
+//!
 //! # Threads
 //!
 //! The loop and every callback run on one thread. Other threads reach it
@@ -92,8 +104,8 @@
 
 mod accept;
 mod buffer;
-pub mod codec;
 mod close_reason;
+pub mod codec;
 mod config;
 mod conn;
 mod ctx;
@@ -117,3 +129,8 @@ pub use handle::{Exited, LoopHandle};
 pub use handler::{AfterEof, Handler, Origin};
 pub use id::{ConnId, TimerId};
 pub use stats::Stats;
+
+/// The README's examples, compiled as doc tests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

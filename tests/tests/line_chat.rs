@@ -1,0 +1,309 @@
+//! The line chat server's protocol over loopback: who hears what, nicks,
+//! commands, and many clients at once.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::{Arc, Barrier};
+use std::thread;
+
+use evloop_tests::{connect, test_config, Server};
+use line::{Chat, Settings, HELP};
+
+/// A chat client for tests: writes lines, reads lines, every read bounded
+/// by the stream's timeout.
+struct Client {
+    nick: String,
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+impl Client {
+    /// Connects and reads the welcome, learning the nick it was given.
+    #[track_caller]
+    fn join(addr: SocketAddr) -> Client {
+        let writer = connect(addr);
+        let reader = BufReader::new(writer.try_clone().unwrap());
+        let mut client = Client { nick: String::new(), reader, writer };
+        let welcome = client.line();
+        let nick = welcome.strip_prefix("* welcome ").and_then(|rest| rest.split_once('!')).map(|(nick, _)| nick);
+        client.nick = nick.unwrap_or_else(|| panic!("expected a welcome, got {welcome:?}")).to_string();
+        client
+    }
+
+    #[track_caller]
+    fn send(&mut self, line: &str) {
+        self.writer.write_all(format!("{line}\n").as_bytes()).expect("send a line");
+    }
+
+    /// The next line, without its `\n`; fails on end of file or timeout.
+    #[track_caller]
+    fn line(&mut self) -> String {
+        let mut line = String::new();
+        let n = self.reader.read_line(&mut line).expect("read a line from the server");
+        assert!(n > 0, "the server closed the connection of {}", self.nick);
+        let line = line.strip_suffix('\n').unwrap_or_else(|| panic!("unterminated line {line:?}"));
+        assert!(!line.contains('\r'), "the server sent a carriage return: {line:?}");
+        line.to_string()
+    }
+
+    #[track_caller]
+    fn expect(&mut self, wanted: &str) {
+        let line = self.line();
+        assert_eq!(line, wanted, "{} expected another line", self.nick);
+    }
+
+    /// Asserts the server closes the connection next: end of file, or a
+    /// reset if bytes we sent were still unread in the server's socket when
+    /// it closed (that is what `close(2)` does with them).
+    #[track_caller]
+    fn expect_closed(&mut self) {
+        let mut rest = String::new();
+        match self.reader.read_line(&mut rest) {
+            Ok(n) => assert_eq!(n, 0, "expected the connection closed, got {rest:?}"),
+            Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "expected the connection closed"),
+        }
+    }
+}
+
+fn start() -> Server<Chat> {
+    let settings = Settings::default();
+    Server::start(settings.loop_config(test_config()), Chat::new(settings))
+}
+
+#[test]
+fn two_hundred_clients_get_every_other_clients_lines_once_and_in_order() {
+    const CLIENTS: usize = 200;
+    const LINES: usize = 20;
+    let server = start();
+    let addr = server.addr;
+    let all_joined = Arc::new(Barrier::new(CLIENTS));
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|i| {
+            let all_joined = Arc::clone(&all_joined);
+            thread::Builder::new()
+                .stack_size(256 * 1024)
+                .spawn(move || {
+                    let mut me = Client::join(addr);
+                    // Every welcome read means every client is in the room.
+                    all_joined.wait();
+                    let ending = if i % 2 == 0 { "\n" } else { "\r\n" };
+                    // One write per line, as someone typing would.
+                    for n in 0..LINES {
+                        me.writer.write_all(format!("{} says {n}{ending}", me.nick).as_bytes()).expect("send a line");
+                    }
+                    let mut next_from: HashMap<String, usize> = HashMap::new();
+                    let mut received = 0;
+                    while received < (CLIENTS - 1) * LINES {
+                        let line = me.line();
+                        if line.starts_with("* ") {
+                            continue; // joins and leaves
+                        }
+                        let (sender, text) = line.split_once(": ").unwrap_or_else(|| panic!("not chat: {line:?}"));
+                        assert_ne!(sender, me.nick, "{} got its own line back", me.nick);
+                        let next = next_from.entry(sender.to_string()).or_insert(0);
+                        assert_eq!(
+                            text,
+                            format!("{sender} says {next}"),
+                            "{} got {sender}'s lines out of order",
+                            me.nick
+                        );
+                        *next += 1;
+                        received += 1;
+                    }
+                    assert_eq!(next_from.len(), CLIENTS - 1, "{} did not hear from everyone", me.nick);
+                    assert!(next_from.values().all(|&n| n == LINES), "{} missed lines", me.nick);
+                })
+                .expect("spawn a client thread")
+        })
+        .collect();
+    for client in clients {
+        client.join().expect("a client failed");
+    }
+    let (chat, _) = server.stop();
+    assert!(chat.is_empty(), "{} clients still in the room after shutdown", chat.len());
+}
+
+#[test]
+fn crlf_and_lf_clients_read_each_other_without_carriage_returns() {
+    let server = start();
+    let mut lf = Client::join(server.addr);
+    let mut crlf = Client::join(server.addr);
+    lf.expect(&format!("* {} joined", crlf.nick));
+    crlf.writer.write_all(b"from telnet\r\n\r\n").unwrap();
+    lf.send("from nc");
+    lf.expect(&format!("{}: from telnet", crlf.nick));
+    crlf.expect(&format!("{}: from nc", lf.nick));
+}
+
+#[test]
+fn joins_get_a_welcome_and_a_unique_guest_nick_and_are_announced() {
+    let server = start();
+    let mut first = Client::join(server.addr);
+    assert_eq!(first.nick, "guest1");
+    let mut second = Client::join(server.addr);
+    assert_eq!(second.nick, "guest2");
+    first.expect("* guest2 joined");
+    first.send("/nick guest3");
+    first.expect("* guest1 is now guest3");
+    second.expect("* guest1 is now guest3");
+    let third = Client::join(server.addr);
+    assert_eq!(third.nick, "guest4", "guest3 is taken, so the next default skips it");
+    drop(third);
+    first.expect("* guest4 joined");
+    first.expect("* guest4 left");
+}
+
+#[test]
+fn lines_go_to_everyone_else_as_nick_colon_text() {
+    let server = start();
+    let mut alice = Client::join(server.addr);
+    let mut bob = Client::join(server.addr);
+    let mut carol = Client::join(server.addr);
+    alice.expect("* guest2 joined");
+    alice.expect("* guest3 joined");
+    bob.expect("* guest3 joined");
+    alice.send("hello, room");
+    bob.expect("guest1: hello, room");
+    carol.expect("guest1: hello, room");
+    bob.send("//slash at the start");
+    alice.expect("guest2: /slash at the start");
+    alice.send("/me waves");
+    bob.expect("* guest1 waves");
+    carol.expect("guest2: /slash at the start");
+    carol.expect("* guest1 waves");
+}
+
+#[test]
+fn a_nick_change_is_announced_to_everyone_and_names_the_sender() {
+    let server = start();
+    let mut alice = Client::join(server.addr);
+    let mut bob = Client::join(server.addr);
+    alice.expect("* guest2 joined");
+    alice.send("/nick Alice");
+    alice.expect("* guest1 is now Alice");
+    bob.expect("* guest1 is now Alice");
+    alice.send("hi");
+    bob.expect("Alice: hi");
+    alice.send("/nick Alice");
+    alice.expect("* you are already Alice");
+}
+
+#[test]
+fn bad_and_taken_nicks_are_refused_and_the_client_stays() {
+    let server = start();
+    let mut alice = Client::join(server.addr);
+    let mut bob = Client::join(server.addr);
+    alice.expect("* guest2 joined");
+    alice.send("/nick alice");
+    alice.expect("* guest1 is now alice");
+    bob.expect("* guest1 is now alice");
+    for bad in ["9lives", "far_too_long_a_nick", "white space", "ünïcode", "_under"] {
+        bob.send(&format!("/nick {bad}"));
+        let refusal = bob.line();
+        assert!(refusal.starts_with("ERR bad nick"), "{bad:?} was not refused: {refusal:?}");
+    }
+    bob.send("/nick ALICE");
+    bob.expect("ERR nick ALICE is taken");
+    bob.send("/nick");
+    bob.expect("ERR usage: /nick NAME");
+    bob.send("still guest2");
+    alice.expect("guest2: still guest2");
+}
+
+#[test]
+fn msg_reaches_only_its_target_and_is_confirmed() {
+    let server = start();
+    let mut alice = Client::join(server.addr);
+    let mut bob = Client::join(server.addr);
+    let mut carol = Client::join(server.addr);
+    alice.expect("* guest2 joined");
+    alice.expect("* guest3 joined");
+    bob.expect("* guest3 joined");
+    alice.send("/msg GUEST2 just between us");
+    bob.expect("guest1 (private): just between us");
+    alice.expect("-> guest2: just between us");
+    alice.send("/msg nobody hello?");
+    alice.expect("ERR no one here is called nobody");
+    alice.send("/msg guest2");
+    alice.expect("ERR usage: /msg NICK TEXT");
+    alice.send("for everyone");
+    // Carol's next line is the public one: the private line never came.
+    carol.expect("guest1: for everyone");
+    bob.expect("guest1: for everyone");
+}
+
+#[test]
+fn a_private_message_stays_in_order_with_what_came_before() {
+    let server = start();
+    let mut alice = Client::join(server.addr);
+    let mut bob = Client::join(server.addr);
+    alice.expect("* guest2 joined");
+    alice.writer.write_all(b"one\n/msg guest2 two\nthree\n").unwrap();
+    bob.expect("guest1: one");
+    bob.expect("guest1 (private): two");
+    bob.expect("guest1: three");
+}
+
+#[test]
+fn who_help_and_unknown_commands_answer_the_asker_only() {
+    let server = start();
+    let mut alice = Client::join(server.addr);
+    let mut bob = Client::join(server.addr);
+    alice.expect("* guest2 joined");
+    bob.send("/nick bob");
+    bob.expect("* guest2 is now bob");
+    alice.expect("* guest2 is now bob");
+    alice.send("/who");
+    alice.expect("* online (2): bob, guest1");
+    alice.send("/help");
+    alice.expect(HELP);
+    alice.send("/dance now");
+    alice.expect("ERR unknown command /dance; /help lists commands");
+    alice.send("/me");
+    alice.expect("ERR usage: /me ACTION");
+    alice.send("still here");
+    bob.expect("guest1: still here");
+}
+
+#[test]
+fn control_characters_are_refused() {
+    let server = start();
+    let mut alice = Client::join(server.addr);
+    let mut bob = Client::join(server.addr);
+    alice.expect("* guest2 joined");
+    alice.send("\x1b[2Jcleared your screen");
+    alice.expect("ERR control characters are not allowed");
+    alice.send("tabs\tare fine");
+    bob.expect("guest1: tabs\tare fine");
+}
+
+#[test]
+fn quit_says_bye_closes_and_is_announced() {
+    let server = start();
+    let mut alice = Client::join(server.addr);
+    let mut bob = Client::join(server.addr);
+    alice.expect("* guest2 joined");
+    alice.writer.write_all(b"last words\n/quit\nnever said\n").unwrap();
+    alice.expect("* bye");
+    alice.expect_closed();
+    bob.expect("guest1: last words");
+    bob.expect("* guest1 left (quit)");
+    bob.send("/who");
+    bob.expect("* online (1): guest2");
+}
+
+#[test]
+fn stopping_the_server_tells_every_client() {
+    let server = start();
+    let mut alice = Client::join(server.addr);
+    let mut bob = Client::join(server.addr);
+    alice.expect("* guest2 joined");
+    let (chat, stats) = server.stop();
+    alice.expect("* server shutting down");
+    alice.expect_closed();
+    bob.expect("* server shutting down");
+    bob.expect_closed();
+    assert!(chat.is_empty());
+    assert_eq!(stats.closed(evloop::CloseReason::Shutdown), 2);
+}
