@@ -8,7 +8,7 @@ use mio::net::TcpStream;
 use crate::conn::Phase;
 use crate::ctx::{Ready, RunState};
 use crate::listener::{is_per_connection, is_resource_exhaustion};
-use crate::timer::TimerKind;
+use crate::timer::{deadline_after, TimerKind};
 use crate::{EventLoop, Handler, Origin};
 
 /// Connections accepted from one listener before the others get a turn.
@@ -36,7 +36,7 @@ impl<H: Handler> EventLoop<H> {
                 Err(e) if is_resource_exhaustion(&e) => {
                     warn!("accept: {e}; pausing accepts for {:?}", self.cx.config.accept_backoff);
                     self.cx.listeners.backing_off = true;
-                    let deadline = self.cx.now + self.cx.config.accept_backoff;
+                    let deadline = deadline_after(self.cx.now, self.cx.config.accept_backoff);
                     self.cx.timers.insert(deadline, TimerKind::AcceptBackoff);
                     return;
                 }

@@ -12,7 +12,7 @@ use slab::Slab;
 
 use crate::conn::{lookup, Closing, Conn, Phase};
 use crate::listener::Listeners;
-use crate::timer::{TimerKind, Timers};
+use crate::timer::{deadline_after, TimerKind, Timers};
 use crate::{CloseReason, Config, ConnId, Stats, TimerId};
 
 /// Something with more work than one turn allowed: served again next turn,
@@ -147,7 +147,7 @@ impl Ctx {
         }
         if conn.write_timer.is_none() {
             if let Some(timeout) = config.write_timeout {
-                conn.write_timer = Some(self.timers.insert(self.now + timeout, TimerKind::Write(id)));
+                conn.write_timer = Some(self.timers.insert(deadline_after(self.now, timeout), TimerKind::Write(id)));
             }
         }
         true
@@ -283,7 +283,7 @@ impl Ctx {
         self.check_capacity()?;
         let stream = mio::net::TcpStream::connect(addr)?;
         let id = self.insert_conn(stream, Phase::Connecting)?;
-        let deadline = self.now + self.config.connect_timeout;
+        let deadline = deadline_after(self.now, self.config.connect_timeout);
         self.conns[id.index() as usize].deadline_timer = Some(self.timers.insert(deadline, TimerKind::Connect(id)));
         debug!("{id}: connecting to {addr}");
         Ok(id)
@@ -310,7 +310,7 @@ impl Ctx {
     /// Schedules a timer that fires [`Handler::on_timer`](crate::Handler::on_timer)
     /// with `key` after `after`, whatever happens to connections.
     pub fn set_timer(&mut self, after: Duration, key: u64) -> TimerId {
-        self.timers.insert(self.now + after, TimerKind::App { key, owner: None })
+        self.timers.insert(deadline_after(self.now, after), TimerKind::App { key, owner: None })
     }
 
     /// Schedules a timer that belongs to connection `id`: it fires
@@ -318,7 +318,7 @@ impl Ctx {
     /// after `after`, and is cancelled if the connection closes first.
     /// Returns `None` if `id` is stale or not open yet (still connecting).
     pub fn set_conn_timer(&mut self, id: ConnId, after: Duration, key: u64) -> Option<TimerId> {
-        let deadline = self.now + after;
+        let deadline = deadline_after(self.now, after);
         if self.live_conn(id)?.phase != Phase::Open {
             return None;
         }

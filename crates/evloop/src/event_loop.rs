@@ -330,8 +330,10 @@ impl<H: Handler> EventLoop<H> {
         for id in ids {
             self.shut_down_conn(id);
         }
-        let deadline = self.cx.now + self.cx.config.shutdown_timeout;
-        self.cx.timers.insert(deadline, TimerKind::Shutdown);
+        // A timeout too long to represent (`Duration::MAX`) means no deadline.
+        if let Some(deadline) = self.cx.now.checked_add(self.cx.config.shutdown_timeout) {
+            self.cx.timers.insert(deadline, TimerKind::Shutdown);
+        }
         self.after_dispatch();
     }
 }

@@ -158,8 +158,13 @@ impl<M> Inbox<M> {
 
     /// Re-arms the wake-up before draining, so a send that lands after the
     /// drain started rings again instead of waiting for the next event.
+    ///
+    /// A swap, not a store: a sender that found `woken` set skipped the
+    /// wake-up, so its message must be visible to the drain that follows.
+    /// Reading its `AcqRel` swap here (acquire) orders its channel send
+    /// before our `try_recv`; a plain store would not synchronize with it.
     pub(crate) fn acknowledge_wake(&self) {
-        self.signal.woken.store(false, Ordering::Release);
+        self.signal.woken.swap(false, Ordering::AcqRel);
     }
 
     /// The next message waiting, if any.

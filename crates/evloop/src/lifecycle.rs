@@ -18,8 +18,9 @@ impl<H: Handler> EventLoop<H> {
     pub(crate) fn open(&mut self, id: ConnId, origin: Origin) {
         let index = id.index() as usize;
         self.cx.stats.open += 1;
-        if let Some(idle) = self.cx.config.idle_timeout {
-            let timer = self.cx.timers.insert(self.cx.now + idle, TimerKind::Idle(id));
+        // A timeout too long to represent (`Duration::MAX`) never comes.
+        if let Some(deadline) = self.cx.config.idle_timeout.and_then(|idle| self.cx.now.checked_add(idle)) {
+            let timer = self.cx.timers.insert(deadline, TimerKind::Idle(id));
             self.cx.conns[index].deadline_timer = Some(timer);
         }
         debug!("{id}: open ({origin:?})");

@@ -11,17 +11,25 @@ use std::io;
 use log::debug;
 
 use crate::conn::{Closing, Phase};
+use crate::ctx::RunState;
 use crate::panic_guard::guard;
-use crate::timer::TimerKind;
+use crate::timer::{deadline_after, TimerKind};
 use crate::{CloseReason, ConnId, EventLoop, Handler, TimerId};
 
 impl<H: Handler> EventLoop<H> {
     pub(crate) fn check_idle(&mut self, id: ConnId) {
         let now = self.cx.now;
         let Some(idle) = self.cx.config.idle_timeout else { return };
+        let draining = self.cx.run_state == RunState::Draining;
         let Some(conn) = self.cx.live_conn(id) else { return };
         conn.deadline_timer = None;
-        let quiet_until = conn.last_input + idle;
+        if draining {
+            // Stopping: the loop reads no more input, and the flush is the
+            // shutdown timeout's to bound; closing here would drop the
+            // output being flushed and the `Shutdown` reason with it.
+            return;
+        }
+        let quiet_until = deadline_after(conn.last_input, idle);
         if now >= quiet_until {
             debug!("{id}: no input for {idle:?}");
             self.cx.close_with(id, Closing::Now(CloseReason::IdleTimeout));
@@ -39,7 +47,28 @@ impl<H: Handler> EventLoop<H> {
         if conn.output.is_empty() {
             return;
         }
-        let stalled_at = conn.last_write_progress + timeout;
+        if conn.phase == Phase::Connecting {
+            // Output queued on a pending connect cannot progress yet; that
+            // wait is the connect timeout's to judge (closing here would
+            // drop the connect without `on_connect_failed`), so the stall
+            // clock starts over.
+            conn.last_write_progress = now;
+        }
+        if conn.phase == Phase::Open && now >= deadline_after(conn.last_write_progress, timeout) {
+            // Linux signals a TCP socket writable only once its free send
+            // buffer reaches half of what is queued (sk_stream_is_writeable),
+            // and autotuning grows that buffer to megabytes: a peer reading
+            // slowly but steadily can go longer than the timeout without a
+            // writable edge. Offer the socket more before giving up; if it
+            // takes any, the peer is reading. One write per timeout, only
+            // for connections that look stalled.
+            self.on_writable(id);
+        }
+        let Some(conn) = self.cx.live_conn(id) else { return };
+        if conn.output.is_empty() {
+            return;
+        }
+        let stalled_at = deadline_after(conn.last_write_progress, timeout);
         if now >= stalled_at {
             debug!("{id}: {} bytes queued, no write progress for {timeout:?}", conn.output.len());
             self.cx.close_with(id, Closing::Now(CloseReason::WriteTimeout));

@@ -7,11 +7,21 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use slab::Slab;
 
 use crate::{ConnId, TimerId};
+
+/// How far off a deadline too distant for `Instant` (`Duration::MAX` and
+/// the like) is put instead: far enough never to come.
+const NEVER: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+
+/// `now + after`, saturating at a deadline that never comes instead of
+/// overflowing.
+pub(crate) fn deadline_after(now: Instant, after: Duration) -> Instant {
+    now.checked_add(after).unwrap_or_else(|| now + NEVER)
+}
 
 /// What a timer is for. The loop's own deadlines share the heap with the
 /// application's timers, so one `poll` timeout covers all of them.
