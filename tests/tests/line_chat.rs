@@ -2,69 +2,14 @@
 //! commands, and many clients at once.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::Write;
+
 use std::sync::{Arc, Barrier};
 use std::thread;
 
-use evloop_tests::{connect, test_config, Server};
+use evloop_tests::chat::ChatClient as Client;
+use evloop_tests::{test_config, Server};
 use line::{Chat, Settings, HELP};
-
-/// A chat client for tests: writes lines, reads lines, every read bounded
-/// by the stream's timeout.
-struct Client {
-    nick: String,
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
-}
-
-impl Client {
-    /// Connects and reads the welcome, learning the nick it was given.
-    #[track_caller]
-    fn join(addr: SocketAddr) -> Client {
-        let writer = connect(addr);
-        let reader = BufReader::new(writer.try_clone().unwrap());
-        let mut client = Client { nick: String::new(), reader, writer };
-        let welcome = client.line();
-        let nick = welcome.strip_prefix("* welcome ").and_then(|rest| rest.split_once('!')).map(|(nick, _)| nick);
-        client.nick = nick.unwrap_or_else(|| panic!("expected a welcome, got {welcome:?}")).to_string();
-        client
-    }
-
-    #[track_caller]
-    fn send(&mut self, line: &str) {
-        self.writer.write_all(format!("{line}\n").as_bytes()).expect("send a line");
-    }
-
-    /// The next line, without its `\n`; fails on end of file or timeout.
-    #[track_caller]
-    fn line(&mut self) -> String {
-        let mut line = String::new();
-        let n = self.reader.read_line(&mut line).expect("read a line from the server");
-        assert!(n > 0, "the server closed the connection of {}", self.nick);
-        let line = line.strip_suffix('\n').unwrap_or_else(|| panic!("unterminated line {line:?}"));
-        assert!(!line.contains('\r'), "the server sent a carriage return: {line:?}");
-        line.to_string()
-    }
-
-    #[track_caller]
-    fn expect(&mut self, wanted: &str) {
-        let line = self.line();
-        assert_eq!(line, wanted, "{} expected another line", self.nick);
-    }
-
-    /// Asserts the server closes the connection next: end of file, or a
-    /// reset if bytes we sent were still unread in the server's socket when
-    /// it closed (that is what `close(2)` does with them).
-    #[track_caller]
-    fn expect_closed(&mut self) {
-        let mut rest = String::new();
-        match self.reader.read_line(&mut rest) {
-            Ok(n) => assert_eq!(n, 0, "expected the connection closed, got {rest:?}"),
-            Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "expected the connection closed"),
-        }
-    }
-}
 
 fn start() -> Server<Chat> {
     let settings = Settings::default();

@@ -2,73 +2,16 @@
 //! UTF-8, a client that never reads, one that never finishes a line, one
 //! that says nothing. Each is answered or dropped; everyone else goes on.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use evloop::{CloseReason, Config};
-use evloop_tests::{connect, test_config, wait_until, Server, TIMEOUT};
+use evloop_tests::chat::ChatClient as Client;
+use evloop_tests::{test_config, wait_until, Server, TIMEOUT};
 use line::{Chat, Settings};
 use socket2::{Domain, Socket, Type};
-
-/// A chat client for tests: writes lines, reads lines, every read bounded
-/// by the stream's timeout.
-struct Client {
-    nick: String,
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
-}
-
-impl Client {
-    /// Joins over `stream` and reads the welcome, learning the nick.
-    #[track_caller]
-    fn over(stream: TcpStream) -> Client {
-        let reader = BufReader::new(stream.try_clone().unwrap());
-        let mut client = Client { nick: String::new(), reader, writer: stream };
-        let welcome = client.line();
-        let nick = welcome.strip_prefix("* welcome ").and_then(|rest| rest.split_once('!')).map(|(nick, _)| nick);
-        client.nick = nick.unwrap_or_else(|| panic!("expected a welcome, got {welcome:?}")).to_string();
-        client
-    }
-
-    #[track_caller]
-    fn join(addr: SocketAddr) -> Client {
-        Client::over(connect(addr))
-    }
-
-    #[track_caller]
-    fn send(&mut self, line: &str) {
-        self.writer.write_all(format!("{line}\n").as_bytes()).expect("send a line");
-    }
-
-    /// The next line, without its `\n`; fails on end of file or timeout.
-    #[track_caller]
-    fn line(&mut self) -> String {
-        let mut line = String::new();
-        let n = self.reader.read_line(&mut line).expect("read a line from the server");
-        assert!(n > 0, "the server closed the connection of {}", self.nick);
-        line.strip_suffix('\n').unwrap_or_else(|| panic!("unterminated line {line:?}")).to_string()
-    }
-
-    #[track_caller]
-    fn expect(&mut self, wanted: &str) {
-        let line = self.line();
-        assert_eq!(line, wanted, "{} expected another line", self.nick);
-    }
-
-    /// Asserts the server closes the connection next: end of file, or a
-    /// reset if bytes we sent were still unread in the server's socket when
-    /// it closed (that is what `close(2)` does with them).
-    #[track_caller]
-    fn expect_closed(&mut self) {
-        let mut rest = String::new();
-        match self.reader.read_line(&mut rest) {
-            Ok(n) => assert_eq!(n, 0, "expected the connection closed, got {rest:?}"),
-            Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "expected the connection closed"),
-        }
-    }
-}
 
 fn start(settings: Settings, config: Config) -> Server<Chat> {
     Server::start(settings.loop_config(config), Chat::new(settings))

@@ -4,14 +4,13 @@
 
 use std::collections::BTreeSet;
 use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use evloop::{CloseReason, Config, ConnId, Ctx, Handler, Origin};
-use evloop_tests::{connect, test_config, Server, TIMEOUT};
-use socket2::{Domain, Protocol, Socket, Type};
+use evloop_tests::{connect, connect_with_small_receive_buffer, test_config, Server, TIMEOUT};
 
 #[derive(Debug, PartialEq)]
 enum Seen {
@@ -111,16 +110,6 @@ fn close_reasons(seen: &Receiver<Seen>, ids: &[ConnId]) -> Vec<(ConnId, CloseRea
     }
     closed.sort_by_key(|(id, _)| *id);
     closed
-}
-
-/// A client with a tiny receive window, so the server's output backs up.
-fn connect_with_small_receive_buffer(addr: SocketAddr) -> TcpStream {
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    socket.connect(&addr.into()).expect("connect to the test server");
-    let stream: TcpStream = socket.into();
-    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
-    stream
 }
 
 #[track_caller]

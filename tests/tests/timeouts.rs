@@ -9,7 +9,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use evloop::{CloseReason, Config, ConnId, Ctx, Handler, Origin};
-use evloop_tests::{connect, round_trip, test_config, Recorder, Seen, Server, TIMEOUT};
+use evloop_tests::{
+    connect, connect_with_small_receive_buffer, round_trip, test_config, Recorder, Seen, Server, TIMEOUT,
+};
 use socket2::{Domain, Protocol, Socket, Type};
 
 /// Reads until end of file, failing the test on a timeout; a reset counts
@@ -127,17 +129,6 @@ impl Handler for Flooder {
 fn start_flooder(config: Config) -> (Server<Flooder>, Receiver<(ConnId, Flood)>) {
     let (report, reports) = mpsc::channel();
     (Server::start(config, Flooder { report }), reports)
-}
-
-/// A client whose receive buffer (and so its TCP window) is tiny, set
-/// before connecting so the window is small from the handshake on.
-fn connect_with_small_receive_buffer(addr: SocketAddr) -> TcpStream {
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    socket.connect(&addr.into()).expect("connect to the test server");
-    let stream: TcpStream = socket.into();
-    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
-    stream
 }
 
 #[track_caller]

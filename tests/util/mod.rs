@@ -10,6 +10,10 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+pub mod chat;
+
+use socket2::{Domain, Protocol, Socket, Type};
+
 use evloop::{AfterEof, CloseReason, Config, ConnId, Ctx, EventLoop, Handler, LoopHandle, Origin, Stats, TimerId};
 
 /// How long any single wait in a test may take before it fails.
@@ -79,6 +83,19 @@ pub fn connect(addr: SocketAddr) -> TcpStream {
     stream.set_read_timeout(Some(TIMEOUT)).unwrap();
     stream.set_write_timeout(Some(TIMEOUT)).unwrap();
     stream.set_nodelay(true).unwrap();
+    stream
+}
+
+/// Connects with a tiny receive buffer (set before connecting, so the TCP
+/// window is small from the handshake on): the server's output to it
+/// backs up after a few KiB unless it reads.
+#[track_caller]
+pub fn connect_with_small_receive_buffer(addr: SocketAddr) -> TcpStream {
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect(&addr.into()).expect("connect to the test server");
+    let stream: TcpStream = socket.into();
+    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
     stream
 }
 

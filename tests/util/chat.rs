@@ -1,0 +1,74 @@
+//! A line-chat client for tests of the line server.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpStream};
+
+use crate::connect;
+
+/// A chat client for tests: writes lines, reads lines, every read bounded
+/// by the stream's timeout.
+#[derive(Debug)]
+pub struct ChatClient {
+    /// The nick the server gave it in the welcome.
+    pub nick: String,
+    /// Reads the server's lines.
+    pub reader: BufReader<TcpStream>,
+    /// Writes to the server, raw.
+    pub writer: TcpStream,
+}
+
+impl ChatClient {
+    /// Joins over `stream` and reads the welcome, learning the nick.
+    #[track_caller]
+    pub fn over(stream: TcpStream) -> ChatClient {
+        let reader = BufReader::new(stream.try_clone().unwrap());
+        let mut client = ChatClient { nick: String::new(), reader, writer: stream };
+        let welcome = client.line();
+        let nick = welcome.strip_prefix("* welcome ").and_then(|rest| rest.split_once('!')).map(|(nick, _)| nick);
+        client.nick = nick.unwrap_or_else(|| panic!("expected a welcome, got {welcome:?}")).to_string();
+        client
+    }
+
+    /// Connects to `addr` and joins.
+    #[track_caller]
+    pub fn join(addr: SocketAddr) -> ChatClient {
+        ChatClient::over(connect(addr))
+    }
+
+    /// Sends `line` with an LF.
+    #[track_caller]
+    pub fn send(&mut self, line: &str) {
+        self.writer.write_all(format!("{line}\n").as_bytes()).expect("send a line");
+    }
+
+    /// The next line, without its `\n`; fails on end of file or timeout,
+    /// and on a carriage return (the server sends bare LFs).
+    #[track_caller]
+    pub fn line(&mut self) -> String {
+        let mut line = String::new();
+        let n = self.reader.read_line(&mut line).expect("read a line from the server");
+        assert!(n > 0, "the server closed the connection of {}", self.nick);
+        let line = line.strip_suffix('\n').unwrap_or_else(|| panic!("unterminated line {line:?}"));
+        assert!(!line.contains('\r'), "the server sent a carriage return: {line:?}");
+        line.to_string()
+    }
+
+    /// Asserts the next line is `wanted`.
+    #[track_caller]
+    pub fn expect(&mut self, wanted: &str) {
+        let line = self.line();
+        assert_eq!(line, wanted, "{} expected another line", self.nick);
+    }
+
+    /// Asserts the server closes the connection next: end of file, or a
+    /// reset if bytes we sent were still unread in the server's socket when
+    /// it closed (that is what `close(2)` does with them).
+    #[track_caller]
+    pub fn expect_closed(&mut self) {
+        let mut rest = String::new();
+        match self.reader.read_line(&mut rest) {
+            Ok(n) => assert_eq!(n, 0, "expected the connection closed, got {rest:?}"),
+            Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "expected the connection closed"),
+        }
+    }
+}
