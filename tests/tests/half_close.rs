@@ -45,7 +45,7 @@ impl Handler for HalfCloser {
         data.len()
     }
 
-    fn on_eof(&mut self, _cx: &mut Ctx, _id: ConnId, _conn: &mut ()) -> AfterEof {
+    fn on_eof(&mut self, _cx: &mut Ctx, _id: ConnId, _conn: &mut (), _unconsumed: &[u8]) -> AfterEof {
         self.notes.send(Note::Eof).unwrap();
         AfterEof::KeepWriting
     }
@@ -111,4 +111,35 @@ fn shutdown_write_sends_fin_and_reading_goes_on() {
     drop(client);
     assert_eq!(next(&notes), Note::Eof);
     assert_eq!(next(&notes), Note::Closed(CloseReason::PeerClosed));
+}
+
+#[test]
+fn on_eof_hands_over_the_input_on_data_left_unconsumed() {
+    /// Consumes nothing until end of file, then reports what it was left.
+    #[derive(Debug)]
+    struct Hoarder(Sender<Vec<u8>>);
+
+    impl Handler for Hoarder {
+        type Conn = ();
+        type Message = ();
+
+        fn on_open(&mut self, _cx: &mut Ctx, _id: ConnId, _origin: Origin) {}
+
+        fn on_data(&mut self, _cx: &mut Ctx, _id: ConnId, _conn: &mut (), data: &[u8]) -> usize {
+            data.len().saturating_sub(3) // keep the last three bytes back
+        }
+
+        fn on_eof(&mut self, _cx: &mut Ctx, _id: ConnId, _conn: &mut (), unconsumed: &[u8]) -> AfterEof {
+            self.0.send(unconsumed.to_vec()).unwrap();
+            AfterEof::Close
+        }
+    }
+
+    let (tx, rx) = mpsc::channel();
+    let server = Server::start(test_config(), Hoarder(tx));
+    let mut client = connect(server.addr);
+    client.write_all(b"all but the tail").unwrap();
+    client.shutdown(Shutdown::Write).unwrap();
+    assert_eq!(rx.recv_timeout(TIMEOUT).unwrap(), b"ail");
+    assert_eq!(read_to_end(&mut client).unwrap(), b"", "then a clean close");
 }

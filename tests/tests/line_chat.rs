@@ -252,3 +252,16 @@ fn stopping_the_server_tells_every_client() {
     assert!(chat.is_empty());
     assert_eq!(stats.closed(evloop::CloseReason::Shutdown), 2);
 }
+
+#[test]
+fn a_last_line_without_its_newline_is_delivered_at_end_of_file() {
+    let server = start();
+    let mut alice = Client::join(server.addr);
+    let mut bob = Client::join(server.addr);
+    alice.expect("* guest2 joined");
+    bob.writer.write_all(b"first\nlast, unterminated").unwrap();
+    bob.writer.shutdown(std::net::Shutdown::Write).unwrap();
+    alice.expect("guest2: first");
+    alice.expect("guest2: last, unterminated");
+    alice.expect("* guest2 left");
+}

@@ -130,7 +130,7 @@ impl Handler for Fragile {
         data.len()
     }
 
-    fn on_eof(&mut self, _cx: &mut Ctx, _id: ConnId, armed: &mut Armed) -> AfterEof {
+    fn on_eof(&mut self, _cx: &mut Ctx, _id: ConnId, armed: &mut Armed, _unconsumed: &[u8]) -> AfterEof {
         assert!(!armed.eof_panic, "boom in on_eof");
         AfterEof::Close
     }

@@ -189,7 +189,7 @@ impl Handler for Recorder {
         data.len()
     }
 
-    fn on_eof(&mut self, _cx: &mut Ctx, id: ConnId, _conn: &mut ()) -> AfterEof {
+    fn on_eof(&mut self, _cx: &mut Ctx, id: ConnId, _conn: &mut (), _unconsumed: &[u8]) -> AfterEof {
         self.report(Seen::Eof(id));
         self.after_eof
     }

@@ -153,10 +153,12 @@ impl<H: Handler> EventLoop<H> {
     /// writing, it closes once its output is flushed.
     fn on_eof(&mut self, id: ConnId) {
         let index = id.index() as usize;
-        self.cx.conns[index].read_closed = true;
+        let conn = &mut self.cx.conns[index];
+        conn.read_closed = true;
+        let unconsumed = std::mem::take(&mut conn.input);
         let EventLoop { cx, handler, states, .. } = self;
         let state = states[index].as_mut().expect("an open connection has application state");
-        let after = guard(cx.config.panic_policy, "on_eof", || handler.on_eof(cx, id, state));
+        let after = guard(cx.config.panic_policy, "on_eof", || handler.on_eof(cx, id, state, unconsumed.as_slice()));
         let write_closed = self.cx.conns[index].write_closed;
         match after {
             None => self.cx.close_with(id, Closing::Now(CloseReason::Panic)),

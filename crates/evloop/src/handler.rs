@@ -98,10 +98,13 @@ pub trait Handler {
     /// A return larger than `data.len()` counts as `data.len()`.
     fn on_data(&mut self, cx: &mut Ctx, id: ConnId, conn: &mut Self::Conn, data: &[u8]) -> usize;
 
-    /// The peer closed its side; no more data will arrive. By default the
-    /// connection flushes its queued output and closes.
-    fn on_eof(&mut self, cx: &mut Ctx, id: ConnId, conn: &mut Self::Conn) -> AfterEof {
-        let _ = (cx, id, conn);
+    /// The peer closed its side; no more data will arrive. `unconsumed` is
+    /// what `on_data` left unconsumed, now never to be completed (a last
+    /// line without its newline, say: Netty's `decodeLast`); it is freed
+    /// when this returns. By default the connection flushes its queued
+    /// output and closes.
+    fn on_eof(&mut self, cx: &mut Ctx, id: ConnId, conn: &mut Self::Conn, unconsumed: &[u8]) -> AfterEof {
+        let _ = (cx, id, conn, unconsumed);
         AfterEof::Close
     }
 

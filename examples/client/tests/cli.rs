@@ -157,7 +157,7 @@ impl Handler for AnswersAfterEof {
         data.len()
     }
 
-    fn on_eof(&mut self, cx: &mut Ctx, id: ConnId, received: &mut Vec<u8>) -> AfterEof {
+    fn on_eof(&mut self, cx: &mut Ctx, id: ConnId, received: &mut Vec<u8>, _unconsumed: &[u8]) -> AfterEof {
         let mut answer = b"after your EOF: ".to_vec();
         answer.extend_from_slice(received);
         cx.send(id, &answer);

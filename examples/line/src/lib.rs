@@ -27,7 +27,7 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use evloop::codec::{LineDecoder, LineError, DEFAULT_MAX_LINE_BYTES};
-use evloop::{CloseReason, Config, ConnId, Ctx, Handler, Origin, TimerId};
+use evloop::{AfterEof, CloseReason, Config, ConnId, Ctx, Handler, Origin, TimerId};
 
 pub use command::{has_control_chars, is_valid_nick, Command, MAX_NICK_CHARS};
 
@@ -150,6 +150,31 @@ impl Chat {
     }
 
     /// Handles one complete line of text from `id`.
+    /// Acts on one line from the decoder: a command, chat, or an `ERR`.
+    fn on_decoded(
+        &mut self,
+        cx: &mut Ctx,
+        id: ConnId,
+        leaving: &mut Option<&'static str>,
+        line: Result<&str, LineError<'_>>,
+    ) {
+        let after = match line {
+            Ok(text) => self.on_line(cx, id, text),
+            Err(LineError::TooLong { max_line_bytes }) => {
+                reply(cx, id, &format!("ERR line too long (max {max_line_bytes} bytes)"));
+                After::Stay
+            }
+            Err(LineError::InvalidUtf8 { .. }) => {
+                reply(cx, id, "ERR line is not valid UTF-8");
+                After::Stay
+            }
+        };
+        if after == After::Quit {
+            *leaving = Some("quit");
+            cx.close(id);
+        }
+    }
+
     fn on_line(&mut self, cx: &mut Ctx, id: ConnId, text: &str) -> After {
         if has_control_chars(text) {
             reply(cx, id, "ERR control characters are not allowed");
@@ -261,21 +286,7 @@ impl Handler for Chat {
         let mut lines = client.decoder.decode(data);
         let mut consumed = None;
         for line in &mut lines {
-            let after = match line {
-                Ok(text) => self.on_line(cx, id, text),
-                Err(LineError::TooLong { max_line_bytes }) => {
-                    reply(cx, id, &format!("ERR line too long (max {max_line_bytes} bytes)"));
-                    After::Stay
-                }
-                Err(LineError::InvalidUtf8 { .. }) => {
-                    reply(cx, id, "ERR line is not valid UTF-8");
-                    After::Stay
-                }
-            };
-            if after == After::Quit {
-                client.leaving = Some("quit");
-                cx.close(id);
-            }
+            self.on_decoded(cx, id, &mut client.leaving, line);
             if !cx.is_open(id) {
                 // Quit, or over its output limit: the rest is moot.
                 consumed = Some(data.len());
@@ -288,6 +299,15 @@ impl Handler for Chat {
             self.watch_unfinished_line(cx, id, client);
         }
         consumed
+    }
+
+    fn on_eof(&mut self, cx: &mut Ctx, id: ConnId, client: &mut Client, unconsumed: &[u8]) -> AfterEof {
+        // `printf 'hi' | nc ...`: a last line without its newline still counts.
+        if let Some(line) = client.decoder.decode_last(unconsumed) {
+            self.on_decoded(cx, id, &mut client.leaving, line);
+            self.flush_outbox(cx, id);
+        }
+        AfterEof::Close
     }
 
     fn on_conn_timer(&mut self, cx: &mut Ctx, id: ConnId, client: &mut Client, _timer: TimerId, _key: u64) {

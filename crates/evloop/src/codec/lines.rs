@@ -193,6 +193,38 @@ impl LineDecoder {
     }
 }
 
+impl LineDecoder {
+    /// The last line of the input, unfinished at end of file: `rest` is
+    /// what `on_data` left unconsumed, as [`Handler::on_eof`](crate::Handler::on_eof)
+    /// hands it over (Netty's `decodeLast`). `None` if there is none, or if
+    /// it is the tail of an overlong line already reported. A final `\r` is
+    /// stripped, as from a whole line.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use evloop::codec::LineDecoder;
+    ///
+    /// let mut decoder = LineDecoder::new();
+    /// let mut lines = decoder.decode(b"whole\nno newline");
+    /// assert_eq!(lines.next(), Some(Ok("whole")));
+    /// assert_eq!(lines.next(), None);
+    /// let consumed = lines.consumed();
+    /// assert_eq!(decoder.decode_last(&b"whole\nno newline"[consumed..]), Some(Ok("no newline")));
+    /// ```
+    pub fn decode_last<'a>(&mut self, rest: &'a [u8]) -> Option<Result<&'a str, LineError<'a>>> {
+        self.searched = 0;
+        if std::mem::take(&mut self.discarding) || rest.is_empty() {
+            return None;
+        }
+        let line = strip_cr(rest);
+        if line.len() > self.max_line_bytes {
+            return Some(Err(LineError::TooLong { max_line_bytes: self.max_line_bytes }));
+        }
+        Some(std::str::from_utf8(line).map_err(|error| LineError::InvalidUtf8 { line, error }))
+    }
+}
+
 impl Default for LineDecoder {
     fn default() -> LineDecoder {
         LineDecoder::new()

@@ -209,6 +209,23 @@ fn a_zero_maximum_accepts_only_empty_lines() {
 }
 
 #[test]
+fn the_unfinished_last_line_comes_out_at_end_of_file() {
+    let mut decoder = LineDecoder::with_max_line_bytes(8);
+    let input = b"one\r\ntwo\r";
+    let (lines, consumed) = decode_all(&mut decoder, input);
+    assert_eq!(lines, [text("one")]);
+    assert_eq!(decoder.decode_last(&input[consumed..]), Some(Ok("two")));
+    assert_eq!(decoder.decode_last(b""), None, "nothing left, no line");
+    assert!(!decoder.is_mid_line());
+
+    let input = b"far too long, no newline";
+    let (lines, consumed) = decode_all(&mut decoder, input);
+    assert_eq!(lines, [Decoded::TooLong]);
+    assert_eq!(decoder.decode_last(&input[consumed..]), None, "already reported");
+    assert!(matches!(decoder.decode_last(b"\xff"), Some(Err(LineError::InvalidUtf8 { .. }))));
+}
+
+#[test]
 fn errors_display_what_went_wrong() {
     let too_long = LineError::TooLong { max_line_bytes: 10 };
     assert_eq!(too_long.to_string(), "line longer than 10 bytes");
