@@ -1,0 +1,259 @@
+//! The servers under test: which binary each is, how to start it pinned to
+//! its CPU, and how to find (or build) the binaries.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use clap::ValueEnum;
+
+use crate::platform;
+
+/// How long a server may take to print `listening on ADDR`.
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How long a server may take to exit after SIGTERM before it is killed.
+const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One echo server implementation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ValueEnum)]
+pub(crate) enum Server {
+    /// evloop's echo example.
+    Evloop,
+    /// tokio, current_thread runtime.
+    TokioCt,
+    /// tokio, multi-thread runtime.
+    TokioMt,
+    /// Thread per connection on std::net.
+    Threaded,
+    /// Raw mio, no framework: the floor.
+    Mio,
+}
+
+impl Server {
+    /// Every server, in report order.
+    pub(crate) const ALL: [Server; 5] =
+        [Server::Evloop, Server::TokioCt, Server::TokioMt, Server::Threaded, Server::Mio];
+
+    /// Short name used in tables, CSV and file names.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Server::Evloop => "evloop",
+            Server::TokioCt => "tokio-ct",
+            Server::TokioMt => "tokio-mt",
+            Server::Threaded => "threaded",
+            Server::Mio => "mio",
+        }
+    }
+
+    /// The binary that runs it.
+    fn binary(self) -> &'static str {
+        match self {
+            Server::Evloop => "echo",
+            Server::TokioCt | Server::TokioMt => "tokio_echo",
+            Server::Threaded => "threaded",
+            Server::Mio => "mio_echo",
+        }
+    }
+
+    /// Arguments besides `--listen`.
+    fn args(self) -> &'static [&'static str] {
+        match self {
+            // Idle and write timeouts off: the idle scenario keeps clients
+            // silent, and nothing should close a connection mid-run. The
+            // connection cap well above the largest point.
+            Server::Evloop => &["--idle-timeout-secs", "0", "--write-timeout-secs", "0", "--max-connections", "15000"],
+            Server::TokioCt => &["--runtime", "current-thread"],
+            Server::TokioMt => &["--runtime", "multi-thread"],
+            Server::Threaded => &["--stack-kib", "64"],
+            Server::Mio => &[],
+        }
+    }
+}
+
+/// Where the server binaries are: the runner's own directory, which is the
+/// cargo profile directory they are all built into.
+#[derive(Debug, Clone)]
+pub(crate) struct Binaries {
+    dir: PathBuf,
+}
+
+impl Binaries {
+    /// Builds the server binaries with cargo into the runner's own target
+    /// directory, when cargo is at hand (as under `cargo run`); a no-op when
+    /// they are up to date, and the guarantee that a changed evloop is what
+    /// gets measured. Without cargo, uses what is already there.
+    pub(crate) fn build_and_locate() -> io::Result<Binaries> {
+        let exe = std::env::current_exe()?;
+        let dir = exe.parent().ok_or_else(|| io::Error::other("runner executable has no directory"))?.to_path_buf();
+        let binaries = Binaries { dir };
+        match binaries.build() {
+            Ok(()) => {}
+            Err(err) if binaries.missing().is_empty() => {
+                eprintln!("warning: could not rebuild the servers ({err}); using the binaries already built");
+            }
+            Err(err) => return Err(err),
+        }
+        let missing = binaries.missing();
+        if !missing.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("server binaries missing from {}: {}", binaries.dir.display(), missing.join(", ")),
+            ));
+        }
+        Ok(binaries)
+    }
+
+    fn build(&self) -> io::Result<()> {
+        // target/<profile>/bench: the profile is the directory name, the
+        // target directory its parent.
+        let profile = self.dir.file_name().and_then(|name| name.to_str()).unwrap_or("release");
+        let target_dir = self.dir.parent().ok_or_else(|| io::Error::other("no target directory"))?;
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut command = Command::new(cargo);
+        command.arg("build").arg("--manifest-path").arg(&manifest).arg("--target-dir").arg(target_dir);
+        match profile {
+            "debug" => {}
+            "release" => {
+                command.arg("--release");
+            }
+            other => {
+                command.args(["--profile", other]);
+            }
+        }
+        command.args(["-p", "echo", "-p", "threaded", "-p", "bench", "--bins"]);
+        let status = command.stdin(Stdio::null()).status()?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(io::Error::other(format!("cargo build of the servers failed: {status}")))
+        }
+    }
+
+    fn missing(&self) -> Vec<&'static str> {
+        let mut missing: Vec<_> = Server::ALL
+            .iter()
+            .map(|server| server.binary())
+            .filter(|binary| !self.dir.join(binary).is_file())
+            .collect();
+        missing.dedup();
+        missing
+    }
+}
+
+/// A running server process.
+#[derive(Debug)]
+pub(crate) struct RunningServer {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl RunningServer {
+    /// Starts `server` on an ephemeral loopback port, pinned to `cpu` when
+    /// given, its stderr into `log`; returns once it says where it listens.
+    ///
+    /// # Errors
+    ///
+    /// The spawn error, or `TimedOut`/`InvalidData` when it does not print
+    /// `listening on ADDR` in time (it is killed then).
+    pub(crate) fn start(server: Server, binaries: &Binaries, cpu: Option<usize>, log: &Path) -> io::Result<Self> {
+        let mut command = Command::new(binaries.dir.join(server.binary()));
+        command
+            .args(["--listen", "127.0.0.1:0"])
+            .args(server.args())
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(File::create(log)?);
+        if let Some(cpu) = cpu {
+            platform::pin_command(&mut command, cpu);
+        }
+        let mut child = command.spawn()?;
+        let stdout = child.stdout.take().expect("stdout is piped");
+        match wait_for_address(stdout) {
+            Ok(addr) => Ok(RunningServer { child, addr }),
+            Err(err) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err(io::Error::new(
+                    err.kind(),
+                    format!("{} did not start: {err} (see {})", server.name(), log.display()),
+                ))
+            }
+        }
+    }
+
+    /// Where it listens.
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Its process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether it is still running.
+    pub(crate) fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// SIGTERM, then SIGKILL if it lingers.
+    pub(crate) fn stop(mut self) {
+        if platform::signal(&self.child, libc::SIGTERM).is_ok() {
+            let deadline = Instant::now() + STOP_TIMEOUT;
+            while Instant::now() < deadline {
+                if !self.is_running() {
+                    return;
+                }
+                thread::sleep(Duration::from_millis(10));
+            }
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        if self.is_running() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Reads the server's stdout until `listening on ADDR`, on a thread so that
+/// a silent server times out instead of hanging the runner. The thread goes
+/// on reading (and dropping) stdout so the server never blocks on a full pipe.
+fn wait_for_address(stdout: impl io::Read + Send + 'static) -> io::Result<SocketAddr> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        let mut sent = false;
+        while let Some(Ok(line)) = lines.next() {
+            if !sent {
+                if let Some(addr) = line.strip_prefix("listening on ") {
+                    sent = true;
+                    let _ = tx.send(addr.trim().parse::<SocketAddr>().map_err(|err| err.to_string()));
+                }
+            }
+        }
+    });
+    match rx.recv_timeout(START_TIMEOUT) {
+        Ok(Ok(addr)) => Ok(addr),
+        Ok(Err(err)) => Err(io::Error::new(io::ErrorKind::InvalidData, format!("bad address printed: {err}"))),
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            Err(io::Error::new(io::ErrorKind::TimedOut, format!("no `listening on` line within {START_TIMEOUT:?}")))
+        }
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            Err(io::Error::new(io::ErrorKind::UnexpectedEof, "exited without printing `listening on`"))
+        }
+    }
+}
