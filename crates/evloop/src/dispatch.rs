@@ -33,7 +33,12 @@ impl<H: Handler> EventLoop<H> {
             conn.read_to_end |= failed;
         }
         if event.is_writable() || failed {
-            self.on_writable(id);
+            // Epoll reports a writable socket in every event for it, so
+            // this is the common case: nothing queued, nothing to look up.
+            conn.writable = true;
+            if !conn.output.is_empty() {
+                self.on_writable(id);
+            }
         }
         self.read_from(id);
     }
@@ -127,8 +132,8 @@ impl<H: Handler> EventLoop<H> {
         let fresh = &scratch[..n];
         let consumed = if input.is_empty() {
             let consumed = guard(policy, "on_data", || handler.on_data(cx, id, state, fresh));
-            if let Some(consumed) = consumed {
-                input.extend(&fresh[consumed.min(n)..]);
+            if let Some(consumed) = consumed.filter(|&consumed| consumed < n) {
+                input.extend(&fresh[consumed..]);
             }
             consumed
         } else {

@@ -74,6 +74,8 @@ pub struct EventLoop<H: Handler> {
     pub(crate) scratch: Vec<u8>,
     events: Events,
     inbox: Inbox<H::Message>,
+    #[cfg(feature = "signals")]
+    pub(crate) signals: Option<signal_hook_mio::v1_0::Signals>,
 }
 
 impl<H: Handler> fmt::Debug for EventLoop<H> {
@@ -96,7 +98,16 @@ impl<H: Handler> EventLoop<H> {
         let events = Events::with_capacity(config.events_capacity);
         let cx = Ctx::new(config)?;
         let waker = Waker::new(cx.poll.registry(), WAKER_TOKEN)?;
-        Ok(EventLoop { cx, handler, states: Vec::new(), scratch, events, inbox: Inbox::new(waker) })
+        Ok(EventLoop {
+            cx,
+            handler,
+            states: Vec::new(),
+            scratch,
+            events,
+            inbox: Inbox::new(waker),
+            #[cfg(feature = "signals")]
+            signals: None,
+        })
     }
 
     /// Listens on `addr` and returns the address actually bound (the real
@@ -237,6 +248,10 @@ impl<H: Handler> EventLoop<H> {
                 Source::Waker => self.drain_inbox(),
                 Source::Listener(slot) => self.accept_from(slot),
                 Source::Conn(id) => self.conn_event(id, event),
+                #[cfg(feature = "signals")]
+                Source::Signals => self.on_signals(),
+                #[cfg(not(feature = "signals"))]
+                Source::Signals => {}
             }
             self.after_dispatch();
         }

@@ -79,8 +79,8 @@ impl fmt::Debug for TimerId {
     }
 }
 
-/// Slab indices at or above this are never handed to connections: the token
-/// space above it is reserved for listeners and the waker.
+/// Slab indices above this are never handed to connections: the token
+/// space above it is reserved for the signal source, listeners and the waker.
 pub(crate) const MAX_CONN_INDEX: u32 = u32::MAX - MAX_LISTENERS as u32 - 2;
 
 /// How many listeners one loop can hold.
@@ -89,12 +89,17 @@ pub(crate) const MAX_LISTENERS: usize = 1024;
 /// The waker's token: the cross-thread handle rings it.
 pub(crate) const WAKER_TOKEN: Token = Token(u32::MAX as usize);
 
+/// The token of the signal source (`EventLoop::stop_on_signals`), just
+/// below the listeners'.
+pub(crate) const SIGNALS_TOKEN: Token = Token(u32::MAX as usize - 1 - MAX_LISTENERS);
+
 /// What an event's token refers to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Source {
     Conn(ConnId),
     Listener(usize),
     Waker,
+    Signals,
 }
 
 /// The token of listener number `slot`.
@@ -110,6 +115,8 @@ pub(crate) fn decode_token(token: Token) -> Source {
     let index = raw as u32;
     if token == WAKER_TOKEN {
         Source::Waker
+    } else if token == SIGNALS_TOKEN {
+        Source::Signals
     } else if index > MAX_CONN_INDEX && raw >> 32 == 0 {
         Source::Listener((u32::MAX - 1 - index) as usize)
     } else {
@@ -139,6 +146,7 @@ mod tests {
     #[test]
     fn listener_and_waker_tokens_decode_as_reserved() {
         assert_eq!(decode_token(WAKER_TOKEN), Source::Waker);
+        assert_eq!(decode_token(SIGNALS_TOKEN), Source::Signals);
         for slot in [0, 1, MAX_LISTENERS - 1] {
             assert_eq!(decode_token(listener_token(slot)), Source::Listener(slot));
         }
@@ -147,6 +155,7 @@ mod tests {
     #[test]
     fn reserved_tokens_never_collide_with_connections() {
         let highest = ConnId::from_parts(MAX_CONN_INDEX, 0).to_token();
-        assert!(highest.0 < listener_token(MAX_LISTENERS - 1).0);
+        assert!(highest.0 < SIGNALS_TOKEN.0);
+        assert!(SIGNALS_TOKEN.0 < listener_token(MAX_LISTENERS - 1).0);
     }
 }

@@ -89,7 +89,10 @@
 //! The loop and every callback run on one thread. Other threads reach it
 //! through a [`LoopHandle`] (`Send + Sync + Clone`): [`LoopHandle::send`]
 //! delivers a [`Handler::Message`] to [`Handler::on_message`], and
-//! [`LoopHandle::stop`] begins a graceful shutdown.
+//! [`LoopHandle::stop`] begins a graceful shutdown. With the `signals`
+//! feature, `EventLoop::stop_on_signals` makes SIGINT and SIGTERM stop the
+//! loop from inside it, keeping the process single-threaded (glibc's
+//! `read`/`write` wrappers cost more in a multi-threaded process).
 //!
 //! # Panics
 //!
@@ -117,6 +120,8 @@ mod id;
 mod lifecycle;
 mod listener;
 mod panic_guard;
+#[cfg(feature = "signals")]
+mod signals;
 mod stats;
 mod timeouts;
 mod timer;

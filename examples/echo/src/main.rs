@@ -14,8 +14,6 @@ use std::time::Duration;
 use clap::Parser;
 use echo::Echo;
 use evloop::{Config, EventLoop};
-use signal_hook::consts::{SIGINT, SIGTERM};
-use signal_hook::iterator::Signals;
 
 /// Echo server on a single-threaded evloop event loop.
 #[derive(Debug, Parser)]
@@ -55,13 +53,7 @@ fn main() -> std::io::Result<()> {
         // On stdout, for scripts that started us on port 0.
         println!("listening on {bound}");
     }
-    let handle = el.handle();
-    let mut signals = Signals::new([SIGINT, SIGTERM])?;
-    std::thread::spawn(move || {
-        if let Some(signal) = signals.forever().next() {
-            log::info!("signal {signal}: stopping");
-            let _ = handle.stop();
-        }
-    });
+    // Ctrl-C / SIGTERM: stop accepting, flush, close everyone, return.
+    el.stop_on_signals()?;
     el.run()
 }
