@@ -1,0 +1,98 @@
+//! A server binary run as a child process, for tests of the real binaries
+//! (their CLI, their signals) rather than of a handler in-process.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::{connect, TIMEOUT};
+
+/// A server process started with `--listen 127.0.0.1:0`, killed when
+/// dropped however the test ends.
+#[derive(Debug)]
+pub struct ServerProcess {
+    child: Child,
+    /// Where it says it listens (its first line on stdout).
+    pub addr: SocketAddr,
+}
+
+impl ServerProcess {
+    /// Starts `binary --listen 127.0.0.1:0 ARGS` and reads the
+    /// `listening on ADDR` line every server here prints first.
+    #[track_caller]
+    pub fn start(binary: &str, args: &[&str]) -> ServerProcess {
+        let mut child = Command::new(binary)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|err| panic!("{binary} should start: {err}"));
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout is piped")).read_line(&mut line).expect("a first line");
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("first line should be `listening on ADDR`, was {line:?}"))
+            .parse()
+            .expect("a socket address");
+        ServerProcess { child, addr }
+    }
+
+    /// Sends the process `signal` (`"TERM"`, `"INT"`) with kill(1).
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill").arg(format!("-{signal}")).arg(self.child.id().to_string()).status();
+        assert!(status.expect("run kill(1)").success(), "kill -{signal} failed");
+    }
+
+    /// Waits (bounded by [`TIMEOUT`]) for the process to exit by itself.
+    #[track_caller]
+    pub fn wait(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("poll the child") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the server did not exit within {TIMEOUT:?}");
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Checks an echo server at `addr`: 1 MiB through one connection (more
+/// than the socket buffers hold, so the server must wait for the writable
+/// edge), then 50 connections at once, each getting its own bytes back.
+#[track_caller]
+pub fn check_echo(addr: SocketAddr) {
+    let mut stream = connect(addr);
+    let sent: Vec<u8> = (0..1024 * 1024u32).map(|i| (i % 253) as u8).collect();
+    let writer = {
+        let mut stream = stream.try_clone().expect("clone the stream");
+        let sent = sent.clone();
+        thread::spawn(move || stream.write_all(&sent).expect("write everything"))
+    };
+    let mut echoed = vec![0u8; sent.len()];
+    stream.read_exact(&mut echoed).expect("read the whole echo");
+    writer.join().expect("writer thread");
+    assert!(echoed == sent, "the 1 MiB echo differs from what was sent");
+
+    let mut streams: Vec<TcpStream> = (0..50).map(|_| connect(addr)).collect();
+    for (index, stream) in streams.iter_mut().enumerate() {
+        stream.write_all(format!("hello {index}\n").as_bytes()).expect("write");
+    }
+    for (index, stream) in streams.iter_mut().enumerate() {
+        let expected = format!("hello {index}\n");
+        let mut echoed = vec![0u8; expected.len()];
+        stream.read_exact(&mut echoed).expect("read the echo");
+        assert_eq!(echoed, expected.as_bytes(), "connection {index} got another connection's bytes");
+    }
+}
