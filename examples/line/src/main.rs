@@ -16,6 +16,11 @@ use clap::Parser;
 use evloop::{Config, EventLoop};
 use line::{Chat, Settings};
 
+/// Output queued for one chat client before it is dropped as too slow:
+/// far below the framework's 4 MiB, since every line goes to everyone and
+/// a room of 10,000 slow readers would otherwise pin 40 GiB.
+const DEFAULT_MAX_OUTPUT_BYTES: usize = 256 * 1024;
+
 /// Line chat server on a single-threaded evloop event loop.
 #[derive(Debug, Parser)]
 #[command(version, about)]
@@ -39,7 +44,7 @@ struct Args {
     #[arg(long, default_value_t = Settings::default().max_line_bytes)]
     max_line_bytes: usize,
     /// Output queued for one client past which it is disconnected (a client that does not read).
-    #[arg(long, default_value_t = Config::default().max_output_bytes)]
+    #[arg(long, default_value_t = DEFAULT_MAX_OUTPUT_BYTES)]
     max_output_bytes: usize,
 }
 
