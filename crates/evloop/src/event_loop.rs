@@ -16,7 +16,7 @@ use crate::handle::Inbox;
 use crate::id::{decode_token, listener_token, Source, MAX_LISTENERS, WAKER_TOKEN};
 use crate::listener;
 use crate::panic_guard::guard;
-use crate::timer::TimerKind;
+use crate::timer::{deadline_after, TimerKind};
 use crate::{CloseReason, Config, ConnId, Ctx, Handler, LoopHandle, Stats};
 
 /// Messages from other threads delivered per turn before the loop serves
@@ -345,10 +345,8 @@ impl<H: Handler> EventLoop<H> {
         for id in ids {
             self.shut_down_conn(id);
         }
-        // A timeout too long to represent (`Duration::MAX`) means no deadline.
-        if let Some(deadline) = self.cx.now.checked_add(self.cx.config.shutdown_timeout) {
-            self.cx.timers.insert(deadline, TimerKind::Shutdown);
-        }
+        let deadline = deadline_after(self.cx.now, self.cx.config.shutdown_timeout);
+        self.cx.timers.insert(deadline, TimerKind::Shutdown);
         self.after_dispatch();
     }
 }

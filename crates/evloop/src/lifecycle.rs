@@ -8,7 +8,7 @@ use mio::event::Event;
 
 use crate::conn::{Closing, Conn, Phase};
 use crate::panic_guard::guard;
-use crate::timer::TimerKind;
+use crate::timer::{deadline_after, TimerKind};
 use crate::{CloseReason, ConnId, EventLoop, Handler, Origin};
 
 impl<H: Handler> EventLoop<H> {
@@ -18,9 +18,8 @@ impl<H: Handler> EventLoop<H> {
     pub(crate) fn open(&mut self, id: ConnId, origin: Origin) {
         let index = id.index() as usize;
         self.cx.stats.open += 1;
-        // A timeout too long to represent (`Duration::MAX`) never comes.
-        if let Some(deadline) = self.cx.config.idle_timeout.and_then(|idle| self.cx.now.checked_add(idle)) {
-            let timer = self.cx.timers.insert(deadline, TimerKind::Idle(id));
+        if let Some(idle) = self.cx.config.idle_timeout {
+            let timer = self.cx.timers.insert(deadline_after(self.cx.now, idle), TimerKind::Idle(id));
             self.cx.conns[index].deadline_timer = Some(timer);
         }
         debug!("{id}: open ({origin:?})");
