@@ -7,7 +7,7 @@ use std::io::Write;
 use std::sync::{Arc, Barrier};
 use std::thread;
 
-use evloop_tests::chat::ChatClient as Client;
+use evloop_tests::chat::{room, ChatClient as Client};
 use evloop_tests::{test_config, Server};
 use line::{Chat, Settings, HELP};
 
@@ -102,12 +102,7 @@ fn joins_get_a_welcome_and_a_unique_guest_nick_and_are_announced() {
 #[test]
 fn lines_go_to_everyone_else_as_nick_colon_text() {
     let server = start();
-    let mut alice = Client::join(server.addr);
-    let mut bob = Client::join(server.addr);
-    let mut carol = Client::join(server.addr);
-    alice.expect("* guest2 joined");
-    alice.expect("* guest3 joined");
-    bob.expect("* guest3 joined");
+    let [mut alice, mut bob, mut carol] = room(server.addr);
     alice.send("hello, room");
     bob.expect("guest1: hello, room");
     carol.expect("guest1: hello, room");
@@ -122,9 +117,7 @@ fn lines_go_to_everyone_else_as_nick_colon_text() {
 #[test]
 fn a_nick_change_is_announced_to_everyone_and_names_the_sender() {
     let server = start();
-    let mut alice = Client::join(server.addr);
-    let mut bob = Client::join(server.addr);
-    alice.expect("* guest2 joined");
+    let [mut alice, mut bob] = room(server.addr);
     alice.send("/nick Alice");
     alice.expect("* guest1 is now Alice");
     bob.expect("* guest1 is now Alice");
@@ -137,9 +130,7 @@ fn a_nick_change_is_announced_to_everyone_and_names_the_sender() {
 #[test]
 fn bad_and_taken_nicks_are_refused_and_the_client_stays() {
     let server = start();
-    let mut alice = Client::join(server.addr);
-    let mut bob = Client::join(server.addr);
-    alice.expect("* guest2 joined");
+    let [mut alice, mut bob] = room(server.addr);
     alice.send("/nick alice");
     alice.expect("* guest1 is now alice");
     bob.expect("* guest1 is now alice");
@@ -159,12 +150,7 @@ fn bad_and_taken_nicks_are_refused_and_the_client_stays() {
 #[test]
 fn msg_reaches_only_its_target_and_is_confirmed() {
     let server = start();
-    let mut alice = Client::join(server.addr);
-    let mut bob = Client::join(server.addr);
-    let mut carol = Client::join(server.addr);
-    alice.expect("* guest2 joined");
-    alice.expect("* guest3 joined");
-    bob.expect("* guest3 joined");
+    let [mut alice, mut bob, mut carol] = room(server.addr);
     alice.send("/msg GUEST2 just between us");
     bob.expect("guest1 (private): just between us");
     alice.expect("-> guest2: just between us");
@@ -181,9 +167,7 @@ fn msg_reaches_only_its_target_and_is_confirmed() {
 #[test]
 fn a_private_message_stays_in_order_with_what_came_before() {
     let server = start();
-    let mut alice = Client::join(server.addr);
-    let mut bob = Client::join(server.addr);
-    alice.expect("* guest2 joined");
+    let [mut alice, mut bob] = room(server.addr);
     alice.writer.write_all(b"one\n/msg guest2 two\nthree\n").unwrap();
     bob.expect("guest1: one");
     bob.expect("guest1 (private): two");
@@ -193,9 +177,7 @@ fn a_private_message_stays_in_order_with_what_came_before() {
 #[test]
 fn who_help_and_unknown_commands_answer_the_asker_only() {
     let server = start();
-    let mut alice = Client::join(server.addr);
-    let mut bob = Client::join(server.addr);
-    alice.expect("* guest2 joined");
+    let [mut alice, mut bob] = room(server.addr);
     bob.send("/nick bob");
     bob.expect("* guest2 is now bob");
     alice.expect("* guest2 is now bob");
@@ -214,9 +196,7 @@ fn who_help_and_unknown_commands_answer_the_asker_only() {
 #[test]
 fn control_characters_are_refused() {
     let server = start();
-    let mut alice = Client::join(server.addr);
-    let mut bob = Client::join(server.addr);
-    alice.expect("* guest2 joined");
+    let [mut alice, mut bob] = room(server.addr);
     alice.send("\x1b[2Jcleared your screen");
     alice.expect("ERR control characters are not allowed");
     alice.send("tabs\tare fine");
@@ -226,9 +206,7 @@ fn control_characters_are_refused() {
 #[test]
 fn quit_says_bye_closes_and_is_announced() {
     let server = start();
-    let mut alice = Client::join(server.addr);
-    let mut bob = Client::join(server.addr);
-    alice.expect("* guest2 joined");
+    let [mut alice, mut bob] = room(server.addr);
     alice.writer.write_all(b"last words\n/quit\nnever said\n").unwrap();
     alice.expect("* bye");
     alice.expect_closed();
@@ -241,9 +219,7 @@ fn quit_says_bye_closes_and_is_announced() {
 #[test]
 fn stopping_the_server_tells_every_client() {
     let server = start();
-    let mut alice = Client::join(server.addr);
-    let mut bob = Client::join(server.addr);
-    alice.expect("* guest2 joined");
+    let [mut alice, mut bob] = room(server.addr);
     let (chat, stats) = server.stop();
     alice.expect("* server shutting down");
     alice.expect_closed();
@@ -256,9 +232,7 @@ fn stopping_the_server_tells_every_client() {
 #[test]
 fn a_last_line_without_its_newline_is_delivered_at_end_of_file() {
     let server = start();
-    let mut alice = Client::join(server.addr);
-    let mut bob = Client::join(server.addr);
-    alice.expect("* guest2 joined");
+    let [mut alice, mut bob] = room(server.addr);
     bob.writer.write_all(b"first\nlast, unterminated").unwrap();
     bob.writer.shutdown(std::net::Shutdown::Write).unwrap();
     alice.expect("guest2: first");

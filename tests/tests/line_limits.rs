@@ -8,7 +8,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use evloop::{CloseReason, Config};
-use evloop_tests::chat::ChatClient as Client;
+use evloop_tests::chat::{room, ChatClient as Client};
 use evloop_tests::{test_config, wait_until, Server, TIMEOUT};
 use line::{Chat, Settings};
 use socket2::{Domain, Socket, Type};
@@ -21,9 +21,7 @@ fn start(settings: Settings, config: Config) -> Server<Chat> {
 fn an_overlong_line_gets_err_and_the_client_stays() {
     let settings = Settings { max_line_bytes: 64, ..Settings::default() };
     let server = start(settings, test_config());
-    let mut alice = Client::join(server.addr);
-    let mut bob = Client::join(server.addr);
-    alice.expect("* guest2 joined");
+    let [mut alice, mut bob] = room(server.addr);
     alice.writer.write_all(&[b'x'; 65]).unwrap();
     alice.writer.write_all(&[b'y'; 1000]).unwrap();
     alice.writer.write_all(b"\nfits\n").unwrap();
@@ -38,9 +36,7 @@ fn a_line_far_past_max_input_bytes_is_dropped_without_closing() {
     let settings = Settings { max_line_bytes: 1024, ..Settings::default() };
     let config = Config { max_input_bytes: 4096, ..test_config() };
     let server = start(settings, config);
-    let mut alice = Client::join(server.addr);
-    let mut bob = Client::join(server.addr);
-    alice.expect("* guest2 joined");
+    let [mut alice, mut bob] = room(server.addr);
     let mut writer = alice.writer.try_clone().unwrap();
     // 4 MiB with no newline: a thousand times what the loop may buffer.
     let flood = thread::spawn(move || {
@@ -60,9 +56,7 @@ fn a_line_far_past_max_input_bytes_is_dropped_without_closing() {
 #[test]
 fn invalid_utf8_gets_err_and_the_client_stays() {
     let server = start(Settings::default(), test_config());
-    let mut alice = Client::join(server.addr);
-    let mut bob = Client::join(server.addr);
-    alice.expect("* guest2 joined");
+    let [mut alice, mut bob] = room(server.addr);
     alice.writer.write_all(b"caf\xe9 latin-1\r\n\xff\xfe\xfd\nvalid caf\xc3\xa9\n").unwrap();
     alice.expect("ERR line is not valid UTF-8");
     alice.expect("ERR line is not valid UTF-8");
@@ -78,9 +72,7 @@ fn a_client_that_never_reads_is_evicted_while_the_others_go_on() {
     let config =
         Config { max_output_bytes: 64 * 1024, high_watermark: 16 * 1024, low_watermark: 8 * 1024, ..test_config() };
     let server = start(Settings::default(), config);
-    let mut talker = Client::join(server.addr);
-    let mut listener = Client::join(server.addr);
-    talker.expect("* guest2 joined");
+    let [mut talker, mut listener] = room(server.addr);
     // A small receive window, so the kernel holds little for it.
     let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
@@ -136,9 +128,7 @@ fn a_line_that_never_ends_is_cut_off_after_the_line_timeout() {
     let line_timeout = Duration::from_millis(300);
     let settings = Settings { line_timeout: Some(line_timeout), ..Settings::default() };
     let server = start(settings, test_config());
-    let mut slowloris = Client::join(server.addr);
-    let mut bob = Client::join(server.addr);
-    slowloris.expect("* guest2 joined");
+    let [mut slowloris, mut bob] = room(server.addr);
     let mut writer = slowloris.writer.try_clone().unwrap();
     let started = Instant::now();
     // One byte every 50 ms, never a newline: the pacing is the attack,
@@ -165,9 +155,7 @@ fn lines_slower_than_the_timer_but_each_within_the_timeout_are_fine() {
     let line_timeout = Duration::from_millis(1500);
     let settings = Settings { line_timeout: Some(line_timeout), ..Settings::default() };
     let server = start(settings, test_config());
-    let mut alice = Client::join(server.addr);
-    let mut bob = Client::join(server.addr);
-    alice.expect("* guest2 joined");
+    let [mut alice, mut bob] = room(server.addr);
     // Four lines, each taking 500 ms, back to back: the timer armed for
     // the first fires while a later one is under way and must let it be.
     for word in ["one", "two", "three", "four"] {
@@ -188,9 +176,7 @@ fn an_idle_client_is_dropped_after_the_idle_timeout() {
     let config = Config { idle_timeout: Some(idle_timeout), ..test_config() };
     let server = start(Settings::default(), config);
     let started = Instant::now();
-    let mut idler = Client::join(server.addr);
-    let mut talker = Client::join(server.addr);
-    idler.expect("* guest2 joined");
+    let [mut idler, mut talker] = room(server.addr);
     // The talker keeps its own connection alive while it waits to hear.
     let mut heard_leave = false;
     wait_until("the idle client is dropped", || {

@@ -72,3 +72,21 @@ impl ChatClient {
         }
     }
 }
+
+/// Joins `N` clients to a fresh line server, one after another, each
+/// earlier client reading the join notice of every later one; each
+/// client's next line is then whatever the test makes happen. A fresh room
+/// numbers its guests from 1, so client `k` (from 1) is `guest{k}`.
+#[track_caller]
+pub fn room<const N: usize>(addr: SocketAddr) -> [ChatClient; N] {
+    let mut clients: Vec<ChatClient> = Vec::with_capacity(N);
+    for k in 1..=N {
+        let newcomer = ChatClient::join(addr);
+        assert_eq!(newcomer.nick, format!("guest{k}"), "a fresh room numbers its guests from 1");
+        for earlier in &mut clients {
+            earlier.expect(&format!("* guest{k} joined"));
+        }
+        clients.push(newcomer);
+    }
+    clients.try_into().expect("N clients joined")
+}

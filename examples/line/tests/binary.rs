@@ -1,15 +1,13 @@
 //! The `line` binary itself: its CLI, and telling clients on SIGTERM before
 //! it stops with exit status 0.
 
-use evloop_tests::chat::ChatClient;
+use evloop_tests::chat::room;
 use evloop_tests::process::ServerProcess;
 
 #[test]
 fn tells_clients_and_stops_on_sigterm() {
     let mut server = ServerProcess::start(env!("CARGO_BIN_EXE_line"), &[]);
-    let mut alice = ChatClient::join(server.addr);
-    let mut bob = ChatClient::join(server.addr);
-    alice.expect(&format!("* {} joined", bob.nick));
+    let [mut alice, mut bob] = room(server.addr);
     alice.send("hello");
     bob.expect(&format!("{}: hello", alice.nick));
 
