@@ -52,20 +52,8 @@ fn set_affinity(pid: libc::pid_t, cpu: usize) -> io::Result<()> {
 
 /// Raises the soft limit on open files to the hard limit; returns the soft
 /// limit now in force. Children inherit it, so the servers get it too.
-pub(crate) fn raise_fd_limit() -> io::Result<libc::rlim_t> {
-    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: getrlimit fills the struct it is given.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    if limit.rlim_cur < limit.rlim_max {
-        limit.rlim_cur = limit.rlim_max;
-        // SAFETY: setrlimit reads the struct it is given.
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(limit.rlim_cur)
+pub(crate) fn raise_fd_limit() -> io::Result<u64> {
+    rlimit::increase_nofile_limit(u64::MAX)
 }
 
 /// Clock ticks per second, the unit of utime and stime in /proc/PID/stat.
