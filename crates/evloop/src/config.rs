@@ -46,6 +46,12 @@ pub struct Config {
     /// below the process's file descriptor limit (`ulimit -n`), with room
     /// for that one extra accept. Default 10,000.
     pub max_connections: usize,
+    /// Inbound connections open at once from one IP address, refused past
+    /// it like [`max_connections`](Config::max_connections) (with
+    /// [`Refusal::MaxConnectionsPerIp`](crate::Refusal::MaxConnectionsPerIp)),
+    /// so one host cannot take every slot. `None` (the default) means no
+    /// limit: behind a proxy or NAT every client shares one address.
+    pub max_connections_per_ip: Option<usize>,
     /// Set `TCP_NODELAY` on every connection (a request/response workload
     /// stalls on Nagle's algorithm otherwise). Default `true`.
     pub tcp_nodelay: bool,
@@ -101,6 +107,7 @@ impl Default for Config {
         Config {
             listen_backlog: 4096,
             max_connections: 10_000,
+            max_connections_per_ip: None,
             tcp_nodelay: true,
             read_buffer_bytes: 64 * 1024,
             read_budget_bytes: 256 * 1024,
@@ -131,6 +138,9 @@ impl Config {
         }
         if self.max_connections == 0 || self.max_connections > crate::id::MAX_CONN_INDEX as usize {
             return invalid("max_connections must be between 1 and about 4 billion");
+        }
+        if self.max_connections_per_ip == Some(0) {
+            return invalid("max_connections_per_ip must be positive (None for no limit)");
         }
         if self.events_capacity == 0 {
             return invalid("events_capacity must be positive");

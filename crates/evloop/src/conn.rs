@@ -1,13 +1,14 @@
 //! Per-connection I/O state: the socket, its buffers, and what it waits for.
 
 use std::io::{self, Write};
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use mio::net::TcpStream;
 use slab::Slab;
 
 use crate::buffer::Buffer;
-use crate::{CloseReason, ConnId, Stats, TimerId};
+use crate::{CloseReason, ConnId, Origin, Stats, TimerId};
 
 /// Where a connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +30,16 @@ pub(crate) enum Closing {
     Now(CloseReason),
 }
 
+/// Where a new connection comes from and the limits it starts with.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Opened {
+    pub(crate) origin: Origin,
+    pub(crate) peer: SocketAddr,
+    pub(crate) now: Instant,
+    pub(crate) max_input_bytes: usize,
+    pub(crate) max_output_bytes: usize,
+}
+
 /// One connection's I/O state. The application's state lives beside it,
 /// at the same slab index, in the event loop.
 #[derive(Debug)]
@@ -36,6 +47,16 @@ pub(crate) struct Conn {
     pub(crate) stream: TcpStream,
     pub(crate) generation: u32,
     pub(crate) phase: Phase,
+    /// Accepted from which listener, or connected out.
+    pub(crate) origin: Origin,
+    /// The peer's address, kept so logs and `Ctx::peer_addr` need no
+    /// syscall, and so it is still known after a reset.
+    pub(crate) peer: SocketAddr,
+    /// This connection's [`Config::max_input_bytes`](crate::Config::max_input_bytes),
+    /// which the application may change for it.
+    pub(crate) max_input_bytes: usize,
+    /// This connection's [`Config::max_output_bytes`](crate::Config::max_output_bytes).
+    pub(crate) max_output_bytes: usize,
     pub(crate) closing: Closing,
     /// Input `on_data` left unconsumed.
     pub(crate) input: Buffer,
@@ -71,11 +92,16 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    pub(crate) fn new(stream: TcpStream, generation: u32, phase: Phase, now: Instant) -> Conn {
+    pub(crate) fn new(stream: TcpStream, generation: u32, phase: Phase, opened: Opened) -> Conn {
+        let Opened { origin, peer, now, max_input_bytes, max_output_bytes } = opened;
         Conn {
             stream,
             generation,
             phase,
+            origin,
+            peer,
+            max_input_bytes,
+            max_output_bytes,
             closing: Closing::No,
             input: Buffer::default(),
             output: Buffer::default(),

@@ -10,10 +10,10 @@ use log::debug;
 use mio::{Interest, Poll};
 use slab::Slab;
 
-use crate::conn::{lookup, Closing, Conn, Phase};
+use crate::conn::{lookup, Closing, Conn, Opened, Phase};
 use crate::listener::Listeners;
 use crate::timer::{deadline_after, TimerKind, Timers};
-use crate::{CloseReason, Config, ConnId, Stats, TimerId};
+use crate::{CloseReason, Config, ConnId, Origin, Stats, TimerId};
 
 /// Something with more work than one turn allowed: served again next turn,
 /// with a zero poll timeout so it waits on nobody.
@@ -133,7 +133,7 @@ impl Ctx {
         let config = &self.config;
         let conn = &mut self.conns[id.index() as usize];
         let queued = conn.output.len() + data.len();
-        if queued > config.max_output_bytes {
+        if queued > conn.max_output_bytes {
             debug!("{id}: {queued} bytes of output queued, over max_output_bytes");
             self.close_with(id, Closing::Now(CloseReason::OutputLimit));
             return false;
@@ -282,7 +282,7 @@ impl Ctx {
         }
         self.check_capacity()?;
         let stream = mio::net::TcpStream::connect(addr)?;
-        let id = self.insert_conn(stream, Phase::Connecting)?;
+        let id = self.insert_conn(stream, Phase::Connecting, Origin::Outbound, addr)?;
         let deadline = deadline_after(self.now, self.config.connect_timeout);
         self.conns[id.index() as usize].deadline_timer = Some(self.timers.insert(deadline, TimerKind::Connect(id)));
         debug!("{id}: connecting to {addr}");
@@ -298,12 +298,25 @@ impl Ctx {
 
     /// Registers `stream` once, for both directions, edge-triggered, and
     /// gives it a slot and a fresh generation.
-    pub(crate) fn insert_conn(&mut self, mut stream: mio::net::TcpStream, phase: Phase) -> io::Result<ConnId> {
+    pub(crate) fn insert_conn(
+        &mut self,
+        mut stream: mio::net::TcpStream,
+        phase: Phase,
+        origin: Origin,
+        peer: SocketAddr,
+    ) -> io::Result<ConnId> {
         let entry = self.conns.vacant_entry();
         let id = ConnId::from_parts(entry.key() as u32, self.next_generation);
         self.poll.registry().register(&mut stream, id.to_token(), Interest::READABLE | Interest::WRITABLE)?;
         self.next_generation = self.next_generation.wrapping_add(1);
-        entry.insert(Conn::new(stream, id.generation(), phase, self.now));
+        let opened = Opened {
+            origin,
+            peer,
+            now: self.now,
+            max_input_bytes: self.config.max_input_bytes,
+            max_output_bytes: self.config.max_output_bytes,
+        };
+        entry.insert(Conn::new(stream, id.generation(), phase, opened));
         Ok(id)
     }
 
@@ -347,14 +360,50 @@ impl Ctx {
         }
     }
 
-    /// The address of `id`'s peer, or `None` if `id` is stale, still
-    /// connecting, or the socket no longer knows it.
+    /// The address of `id`'s peer (the address connected to, for an
+    /// outbound connection), or `None` if `id` is stale. Known from accept
+    /// or connect, so it costs no syscall and survives a reset.
     pub fn peer_addr(&mut self, id: ConnId) -> Option<SocketAddr> {
-        let conn = self.live_conn(id)?;
-        if conn.phase != Phase::Open {
-            return None;
-        }
-        conn.stream.peer_addr().ok()
+        Some(self.live_conn(id)?.peer)
+    }
+
+    /// Whether output sent to `id` now would stay at or below
+    /// [`Config::high_watermark`]: `false` once `id`'s queued output is above
+    /// it (or `id` is stale, closing, or its write side is shut).
+    ///
+    /// Netty's `Channel.isWritable()`. A handler answering pipelined
+    /// requests checks it between replies and, once it is `false`, returns
+    /// from [`Handler::on_data`](crate::Handler::on_data) with what it has
+    /// consumed so far: the loop reads no more from `id` and offers the rest
+    /// again once the output drains below [`Config::low_watermark`]. So a
+    /// client pipelining requests for far more than
+    /// [`Config::max_output_bytes`] is served in full, with the memory for
+    /// it bounded near the high watermark.
+    pub fn is_writable(&self, id: ConnId) -> bool {
+        self.conns.get(id.index() as usize).is_some_and(|conn| {
+            conn.generation == id.generation()
+                && conn.accepts_output()
+                && conn.output.len() <= self.config.high_watermark
+        })
+    }
+
+    /// Sets how much unconsumed input `id` may keep before it closes with
+    /// [`CloseReason::InputLimit`] (initially [`Config::max_input_bytes`]):
+    /// a protocol that has just read "a 2 MiB value follows" raises it for
+    /// that connection only. Returns `false` if `id` is stale.
+    pub fn set_max_input_bytes(&mut self, id: ConnId, bytes: usize) -> bool {
+        let Some(conn) = self.live_conn(id) else { return false };
+        conn.max_input_bytes = bytes;
+        true
+    }
+
+    /// Sets how much output `id` may have queued before it closes with
+    /// [`CloseReason::OutputLimit`] (initially [`Config::max_output_bytes`]).
+    /// Returns `false` if `id` is stale.
+    pub fn set_max_output_bytes(&mut self, id: ConnId, bytes: usize) -> bool {
+        let Some(conn) = self.live_conn(id) else { return false };
+        conn.max_output_bytes = bytes;
+        true
     }
 
     /// Whether `id` is a connection that is open (or connecting) and not

@@ -146,7 +146,7 @@ impl<H: Handler> EventLoop<H> {
             self.cx.close_with(id, Closing::Now(CloseReason::Panic));
             return;
         }
-        if input.len() > self.cx.config.max_input_bytes {
+        if input.len() > self.cx.conns[index].max_input_bytes {
             debug!("{id}: {} bytes of unconsumed input, over max_input_bytes", input.len());
             self.cx.close_with(id, Closing::Now(CloseReason::InputLimit));
             return;

@@ -1,8 +1,22 @@
 //! The trait an application implements.
 
 use std::io;
+use std::net::SocketAddr;
 
 use crate::{CloseReason, ConnId, Ctx, TimerId};
+
+/// Why the loop turned a new connection away at accept: passed to
+/// [`Handler::on_refused`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// [`Config::max_connections`](crate::Config::max_connections) are open.
+    MaxConnections,
+    /// The peer's address already has
+    /// [`Config::max_connections_per_ip`](crate::Config::max_connections_per_ip)
+    /// open.
+    MaxConnectionsPerIp,
+}
 
 /// How a connection came to be: passed to [`Handler::on_open`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,6 +156,19 @@ pub trait Handler {
     /// chance to send a goodbye.
     fn on_stop(&mut self, cx: &mut Ctx) {
         let _ = cx;
+    }
+
+    /// A connection from `peer` was accepted and is being turned away for
+    /// `why`. Returns a short message to write to it first (Redis answers
+    /// `-ERR max number of clients reached`); by default nothing.
+    ///
+    /// Best effort: the loop makes one nonblocking write of it, keeps no
+    /// state for the connection, and closes it; the connection never
+    /// reaches `on_open` or `on_close`, and only [`Stats::rejected`](crate::Stats::rejected)
+    /// counts it.
+    fn on_refused(&mut self, peer: SocketAddr, why: Refusal) -> &[u8] {
+        let _ = (peer, why);
+        &[]
     }
 
     /// A message from another thread, sent with

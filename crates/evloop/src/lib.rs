@@ -131,7 +131,7 @@ pub use config::{Config, PanicPolicy};
 pub use ctx::Ctx;
 pub use event_loop::EventLoop;
 pub use handle::{Exited, LoopHandle};
-pub use handler::{AfterEof, Handler, Origin};
+pub use handler::{AfterEof, Handler, Origin, Refusal};
 pub use id::{ConnId, TimerId};
 pub use stats::Stats;
 

@@ -133,6 +133,9 @@ impl<H: Handler> EventLoop<H> {
             self.cx.timers.cancel(timer);
         }
         self.cx.listeners.rejecting_at_limit = false;
+        if self.cx.config.max_connections_per_ip.is_some() && matches!(conn.origin, Origin::Inbound { .. }) {
+            self.cx.listeners.release_ip(conn.peer.ip());
+        }
         conn
     }
 

@@ -1,8 +1,9 @@
 //! Listening sockets: binding them as a server should, and the accept
 //! state they share.
 
+use std::collections::HashMap;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use mio::net::TcpListener;
 use socket2::{Domain, Protocol, Socket, Type};
@@ -18,6 +19,32 @@ pub(crate) struct Listeners {
     /// Accepting stopped after EMFILE/ENFILE; resumes when the backoff
     /// timer fires.
     pub(crate) backing_off: bool,
+    /// Inbound connections open per peer address, kept only while
+    /// `Config::max_connections_per_ip` is set.
+    pub(crate) per_ip: HashMap<IpAddr, usize>,
+}
+
+impl Listeners {
+    /// Counts a connection from `ip` in, unless `limit` of them are open
+    /// already; returns whether it was admitted.
+    pub(crate) fn admit_ip(&mut self, ip: IpAddr, limit: usize) -> bool {
+        let open = self.per_ip.entry(ip).or_insert(0);
+        if *open >= limit {
+            return false;
+        }
+        *open += 1;
+        true
+    }
+
+    /// Counts a connection from `ip` out.
+    pub(crate) fn release_ip(&mut self, ip: IpAddr) {
+        if let Some(open) = self.per_ip.get_mut(&ip) {
+            *open -= 1;
+            if *open == 0 {
+                self.per_ip.remove(&ip);
+            }
+        }
+    }
 }
 
 /// Binds a nonblocking listener with `SO_REUSEADDR` (a restarted server can
