@@ -200,7 +200,7 @@ pub(crate) fn drive(streams: Vec<StdTcpStream>, load: Load, probe: &mut dyn Wind
 /// Queues `count` more messages on `client`, stamped `now`.
 fn issue(client: &mut Client, count: usize, message_bytes: usize, now: Instant) {
     client.issued += (count * message_bytes) as u64;
-    client.issued_at.extend(std::iter::repeat(now).take(count));
+    client.issued_at.extend(std::iter::repeat_n(now, count));
 }
 
 /// Writes what was issued and not yet written, until done or the socket is full.

@@ -80,7 +80,8 @@ fn by_default_the_server_flushes_then_closes_after_the_peers_fin() {
     client.write_all(&message).unwrap();
     client.shutdown(Shutdown::Write).unwrap();
     assert_eq!(read_to_end(&mut client).unwrap(), message, "every byte echoed before the close");
-    assert_eq!(events.next(), Seen::Eof(id));
+    // 256 KiB echoed passes the high watermark, so `on_drain` may come first.
+    assert_eq!(events.find("on_eof", |seen| matches!(seen, Seen::Eof(_))), Seen::Eof(id));
     assert_eq!(events.close_reason(id), CloseReason::PeerClosed);
 }
 

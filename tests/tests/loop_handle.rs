@@ -6,7 +6,7 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Barrier};
 use std::thread;
 
-use evloop::{Config, ConnId, Ctx, EventLoop, Exited, Handler, LoopHandle, Origin};
+use evloop::{Config, ConnId, Ctx, EventLoop, Exited, Handler, LoopHandle, Origin, SendError};
 use evloop_tests::{test_config, Server, TIMEOUT};
 
 /// A message tagged with its sender and its place in that sender's order.
@@ -69,7 +69,7 @@ fn messages_from_eight_threads_all_arrive_in_each_senders_order() {
             thread::spawn(move || {
                 start.wait();
                 for sequence in 0..PER_THREAD {
-                    handle.send(Tagged { sender, sequence }).expect("the loop is running");
+                    send_retrying_while_full(&handle, Tagged { sender, sequence });
                 }
             })
         })
@@ -126,7 +126,8 @@ fn a_burst_of_sends_between_two_turns_costs_few_wake_ups() {
     let (release, release_rx) = mpsc::channel();
     let (polls_tx, polls) = mpsc::channel();
     let gate = Gate { held: held_tx, release: release_rx, expected: BURST + 1, received: 0, polls: polls_tx };
-    let server = Server::start(test_config(), gate);
+    let config = Config { message_queue_capacity: BURST as usize + 1, ..test_config() };
+    let server = Server::start(config, gate);
     server.handle.send(()).expect("the loop is running");
     held.recv_timeout(TIMEOUT).expect("the loop took the first message");
     for _ in 0..BURST {
@@ -139,6 +140,66 @@ fn a_burst_of_sends_between_two_turns_costs_few_wake_ups() {
     // takes a turn per batch plus the one wake-up; not a turn per message.
     let turns = last - first;
     assert!(turns <= 20, "{BURST} messages sent between two turns took {turns} turns");
+}
+
+/// Sends `message`, waiting while the loop's queue is full: what a producer
+/// that must not drop messages does.
+#[track_caller]
+fn send_retrying_while_full<M: Send>(handle: &LoopHandle<M>, mut message: M) {
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    loop {
+        match handle.send(message) {
+            Ok(()) => return,
+            Err(SendError::Full(back)) => {
+                assert!(std::time::Instant::now() < deadline, "the loop's queue stayed full for {TIMEOUT:?}");
+                message = back;
+                thread::yield_now();
+            }
+            Err(SendError::Exited(_)) => panic!("the loop exited"),
+        }
+    }
+}
+
+#[test]
+fn a_full_message_queue_hands_the_message_back() {
+    let (held_tx, held) = mpsc::channel();
+    let (release, release_rx) = mpsc::channel();
+    let (polls_tx, _polls) = mpsc::channel();
+    let gate = Gate { held: held_tx, release: release_rx, expected: 4, received: 0, polls: polls_tx };
+    let server = Server::start(Config { message_queue_capacity: 2, ..test_config() }, gate);
+    server.handle.send(()).expect("the loop is running");
+    held.recv_timeout(TIMEOUT).expect("the loop took the first message");
+    // The loop is held inside the first message: the queue fills.
+    server.handle.send(()).expect("room for two");
+    server.handle.send(()).expect("room for two");
+    assert_eq!(server.handle.send(()), Err(SendError::Full(())), "the third waiting message does not fit");
+    release.send(()).unwrap();
+    send_retrying_while_full(&server.handle, ());
+    let (handler, stats) = server.stop();
+    assert_eq!(handler.received, 4, "every message accepted was delivered");
+    assert_eq!(stats.messages, 4);
+}
+
+#[test]
+fn at_most_the_message_cap_is_delivered_per_turn() {
+    const BURST: u64 = 20_000;
+    let (held_tx, held) = mpsc::channel();
+    let (release, release_rx) = mpsc::channel();
+    let (polls_tx, polls) = mpsc::channel();
+    let gate = Gate { held: held_tx, release: release_rx, expected: BURST + 1, received: 0, polls: polls_tx };
+    let config = Config { message_queue_capacity: BURST as usize + 1, ..test_config() };
+    let server = Server::start(config, gate);
+    server.handle.send(()).expect("the loop is running");
+    held.recv_timeout(TIMEOUT).expect("the loop took the first message");
+    for _ in 0..BURST {
+        server.handle.send(()).expect("the queue has room for the burst");
+    }
+    release.send(()).unwrap();
+    let first = polls.recv_timeout(TIMEOUT).expect("poll count at the first message");
+    let last = polls.recv_timeout(TIMEOUT).expect("every message arrived");
+    // 1,024 per turn: the burst needs at least 20 turns beyond the first.
+    let turns = last - first;
+    assert!(turns >= BURST / 1024, "{BURST} messages were delivered in {turns} turns: more than 1,024 in one");
 }
 
 /// Answers nothing; for loops that only need to exist.
@@ -165,10 +226,10 @@ fn send_and_stop_after_the_loop_exited_return_errors() {
         .expect("the stopping thread panicked");
     el.run().expect("the loop runs and stops");
     // Returned from run, not yet dropped.
-    assert_eq!(handle.send(7), Err(Exited(7)), "send after run returned hands the message back");
+    assert_eq!(handle.send(7), Err(SendError::Exited(7)), "send after run returned hands the message back");
     assert_eq!(handle.stop(), Err(Exited(())), "stop after run returned");
     drop(el);
-    assert_eq!(handle.send(8), Err(Exited(8)), "send after the loop was dropped");
+    assert_eq!(handle.send(8), Err(SendError::Exited(8)), "send after the loop was dropped");
     assert_eq!(handle.stop(), Err(Exited(())), "stop after the loop was dropped");
 }
 
@@ -177,7 +238,7 @@ fn send_to_a_loop_dropped_without_running_returns_an_error() {
     let el = EventLoop::new(Config::default(), Quiet).expect("create the event loop");
     let handle = el.handle();
     drop(el);
-    assert_eq!(handle.send(1), Err(Exited(1)));
+    assert_eq!(handle.send(1), Err(SendError::Exited(1)));
     assert_eq!(handle.stop(), Err(Exited(())));
 }
 

@@ -107,10 +107,11 @@ impl Handler for Flooder {
 
     fn on_open(&mut self, cx: &mut Ctx, id: ConnId, _origin: Origin) {
         // Past what the kernel takes (its send buffer autotunes up to
-        // 4 MiB), until a good backlog is queued in the loop.
+        // 4 MiB): output is gathered and written once at the end of the
+        // turn, so queue well beyond that.
         let chunk = vec![b'x'; 64 * 1024];
         for _ in 0..1024 {
-            if !cx.send(id, &chunk) || cx.queued_output(id) >= Some(1024 * 1024) {
+            if !cx.send(id, &chunk) || cx.queued_output(id) >= Some(8 * 1024 * 1024) {
                 break;
             }
         }

@@ -5,12 +5,12 @@
 use std::io::Write;
 use std::net::SocketAddr;
 
-use log::{debug, error, warn};
+use log::{debug, error, info, warn};
 use mio::net::TcpStream;
 
 use crate::conn::Phase;
 use crate::ctx::{Ready, RunState};
-use crate::listener::{is_per_connection, is_resource_exhaustion};
+use crate::listener::{is_per_connection, is_resource_exhaustion, Exhaustion};
 use crate::panic_guard::guard;
 use crate::timer::{deadline_after, TimerKind};
 use crate::{EventLoop, Handler, Origin, Refusal};
@@ -22,13 +22,22 @@ impl<H: Handler> EventLoop<H> {
     /// Accepts from listener `slot` until it has no more, the budget is
     /// spent (it goes on the ready list), or a limit stops it.
     pub(crate) fn accept_from(&mut self, slot: usize) {
-        for _ in 0..ACCEPTS_PER_TURN {
+        let turn = self.cx.turn;
+        loop {
             if self.cx.run_state != RunState::Running || self.cx.listeners.backing_off {
                 return;
             }
+            if self.cx.listeners.accepts_left(slot, turn, ACCEPTS_PER_TURN) == 0 {
+                break;
+            }
             let Some(Some(listener)) = self.cx.listeners.sockets.get(slot) else { return };
             self.cx.stats.accept_calls += 1;
-            match listener.accept() {
+            self.cx.listeners.accepted_in_turn[slot].1 += 1;
+            let accepted = listener.accept();
+            if accepted.is_ok() || matches!(&accepted, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock) {
+                self.end_exhaustion_episode();
+            }
+            match accepted {
                 Ok((stream, peer)) => match self.admit(peer) {
                     Ok(()) => {
                         debug!("accepted {peer} on listener {slot}");
@@ -40,10 +49,7 @@ impl<H: Handler> EventLoop<H> {
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
                 Err(e) if is_per_connection(&e) => debug!("accept on listener {slot}: {e}"),
                 Err(e) if is_resource_exhaustion(&e) => {
-                    warn!("accept: {e}; pausing accepts for {:?}", self.cx.config.accept_backoff);
-                    self.cx.listeners.backing_off = true;
-                    let deadline = deadline_after(self.cx.now, self.cx.config.accept_backoff);
-                    self.cx.timers.insert(deadline, TimerKind::AcceptBackoff);
+                    self.back_off_accepting(&e);
                     return;
                 }
                 Err(e) => {
@@ -52,7 +58,39 @@ impl<H: Handler> EventLoop<H> {
                 }
             }
         }
-        self.cx.ready.push_back(Ready::Listener(slot));
+        if !self.cx.listeners.on_ready_list[slot] {
+            self.cx.listeners.on_ready_list[slot] = true;
+            self.cx.ready.push_back(Ready::Listener(slot));
+        }
+    }
+
+    /// Out of descriptors: stop accepting for `accept_backoff` instead of
+    /// spinning on a listener that stays readable. Logged when the episode
+    /// starts and when it ends, not per attempt.
+    fn back_off_accepting(&mut self, error: &std::io::Error) {
+        let backoff = self.cx.config.accept_backoff;
+        let listeners = &mut self.cx.listeners;
+        match &mut listeners.exhaustion {
+            Some(episode) => episode.failed_accepts += 1,
+            None => {
+                warn!("accept: {error}; retrying every {backoff:?} until descriptors free up");
+                listeners.exhaustion = Some(Exhaustion { since: self.cx.now, failed_accepts: 1 });
+            }
+        }
+        listeners.backing_off = true;
+        let deadline = deadline_after(self.cx.now, backoff);
+        self.cx.timers.insert(deadline, TimerKind::AcceptBackoff);
+    }
+
+    /// An accept got past the descriptor limit again: log the episode's end.
+    fn end_exhaustion_episode(&mut self) {
+        if let Some(episode) = self.cx.listeners.exhaustion.take() {
+            info!(
+                "accepting again: out of descriptors for {:?}, {} accept attempts failed",
+                self.cx.now.saturating_duration_since(episode.since),
+                episode.failed_accepts
+            );
+        }
     }
 
     /// Whether a connection from `peer` fits the limits; if it does, it is
@@ -121,7 +159,10 @@ impl<H: Handler> EventLoop<H> {
         let listeners = &mut self.cx.listeners;
         listeners.backing_off = false;
         for slot in 0..listeners.sockets.len() {
-            self.cx.ready.push_back(Ready::Listener(slot));
+            if !listeners.on_ready_list[slot] {
+                listeners.on_ready_list[slot] = true;
+                self.cx.ready.push_back(Ready::Listener(slot));
+            }
         }
     }
 }

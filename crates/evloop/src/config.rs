@@ -76,15 +76,31 @@ pub struct Config {
     /// [`CloseReason::OutputLimit`](crate::CloseReason::OutputLimit): a peer
     /// that never reads while the application keeps sending. Default 4 MiB.
     pub max_output_bytes: usize,
-    /// A connection with no input for this long closes with
-    /// [`CloseReason::IdleTimeout`](crate::CloseReason::IdleTimeout).
-    /// `None` disables it. Default 5 minutes.
+    /// A connection that makes no progress either way for this long (no
+    /// byte read, no byte written) closes with
+    /// [`CloseReason::IdleTimeout`](crate::CloseReason::IdleTimeout), with a
+    /// reset. Time with reading paused, by
+    /// [`Ctx::pause_read`](crate::Ctx::pause_read) or by backpressure above
+    /// [`high_watermark`](Config::high_watermark), does not count: a peer
+    /// slow to read is [`write_timeout`](Config::write_timeout)'s to judge.
+    /// So a long download that keeps moving is never cut. `None` disables
+    /// it. Default 5 minutes.
     pub idle_timeout: Option<Duration>,
     /// A connection whose queued output makes no progress for this long (a
     /// peer that stopped reading) closes with
-    /// [`CloseReason::WriteTimeout`](crate::CloseReason::WriteTimeout).
-    /// `None` disables it. Default 30 seconds.
+    /// [`CloseReason::WriteTimeout`](crate::CloseReason::WriteTimeout), with
+    /// a reset; it closes within about 1.1 times this (see the probe in the
+    /// crate docs' `# Backpressure`). `None` disables it. Default 30
+    /// seconds.
     pub write_timeout: Option<Duration>,
+    /// After a graceful close (output flushed, FIN sent) of a connection
+    /// whose peer has not closed its side, how long the loop keeps reading
+    /// and dropping the peer's input, waiting for its end of file, before it
+    /// closes the socket. Without it, input arriving after the close would
+    /// make the kernel reset the connection, and the peer would lose what
+    /// it had not read yet. `Duration::ZERO` closes at once. Default 2
+    /// seconds.
+    pub linger_timeout: Duration,
     /// An outbound connect still pending after this long fails with
     /// `ErrorKind::TimedOut`. Default 10 seconds.
     pub connect_timeout: Duration,
@@ -97,6 +113,12 @@ pub struct Config {
     pub accept_backoff: Duration,
     /// Readiness events taken from one `poll` call. Default 1024.
     pub events_capacity: usize,
+    /// Messages from other threads waiting for the loop, past which
+    /// [`LoopHandle::send`](crate::LoopHandle::send) fails with
+    /// [`SendError::Full`](crate::SendError::Full) instead of letting a
+    /// producer faster than the loop grow memory without bound. Allocated
+    /// up front. Default 4096.
+    pub message_queue_capacity: usize,
     /// What a panicking callback does. Default
     /// [`PanicPolicy::CloseConnection`].
     pub panic_policy: PanicPolicy,
@@ -117,10 +139,12 @@ impl Default for Config {
             max_output_bytes: 4 * 1024 * 1024,
             idle_timeout: Some(Duration::from_secs(300)),
             write_timeout: Some(Duration::from_secs(30)),
+            linger_timeout: Duration::from_secs(2),
             connect_timeout: Duration::from_secs(10),
             shutdown_timeout: Duration::from_secs(5),
             accept_backoff: Duration::from_millis(100),
             events_capacity: 1024,
+            message_queue_capacity: 4096,
             panic_policy: PanicPolicy::CloseConnection,
         }
     }
@@ -142,8 +166,8 @@ impl Config {
         if self.max_connections_per_ip == Some(0) {
             return invalid("max_connections_per_ip must be positive (None for no limit)");
         }
-        if self.events_capacity == 0 {
-            return invalid("events_capacity must be positive");
+        if self.events_capacity == 0 || self.message_queue_capacity == 0 {
+            return invalid("events_capacity and message_queue_capacity must be positive");
         }
         Ok(())
     }

@@ -5,10 +5,10 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use mio::net::TcpStream;
-use slab::Slab;
 
 use crate::buffer::Buffer;
-use crate::{CloseReason, ConnId, Origin, Stats, TimerId};
+use crate::timer::Timers;
+use crate::{CloseReason, Origin, Stats, TimerId};
 
 /// Where a connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +17,12 @@ pub(crate) enum Phase {
     Connecting,
     /// Open: `on_open` fired, so `on_close` will.
     Open,
+    /// Closed for the application (`on_close` fired, its id is stale), but
+    /// the socket stays until the peer's end of file or the linger timeout:
+    /// its FIN is sent, and input arriving meanwhile is read and dropped,
+    /// because closing a socket with unread input makes Linux send RST and
+    /// discard output still in flight to the peer.
+    Lingering,
 }
 
 /// How a connection is to end, once it has been asked to.
@@ -47,6 +53,7 @@ pub(crate) struct Conn {
     pub(crate) stream: TcpStream,
     pub(crate) generation: u32,
     pub(crate) phase: Phase,
+    pub(crate) closing: Closing,
     /// Accepted from which listener, or connected out.
     pub(crate) origin: Origin,
     /// The peer's address, kept so logs and `Ctx::peer_addr` need no
@@ -57,17 +64,24 @@ pub(crate) struct Conn {
     pub(crate) max_input_bytes: usize,
     /// This connection's [`Config::max_output_bytes`](crate::Config::max_output_bytes).
     pub(crate) max_output_bytes: usize,
-    pub(crate) closing: Closing,
     /// Input `on_data` left unconsumed.
     pub(crate) input: Buffer,
-    /// Output the socket has not taken yet.
+    /// `on_data` consumed nothing of `input` the last time it was offered:
+    /// offer it again only with more bytes, or once reading resumes.
+    pub(crate) input_stalled: bool,
+    /// Output not written yet: sends since the last flush, and what the
+    /// socket did not take.
     pub(crate) output: Buffer,
+    /// On the loop's list of connections to flush before it polls again.
+    pub(crate) flush_queued: bool,
     /// Readiness seen and not yet drained (edge-triggered: no second edge
     /// comes until we read to `WouldBlock` or a short read).
     pub(crate) readable: bool,
-    /// The peer's FIN or an error was signalled; read until end of file
-    /// even after a short read, or the EOF would never be seen.
-    pub(crate) read_to_end: bool,
+    /// A short read proves nothing now: the peer's FIN or an error was
+    /// signalled (read on to the end of file, or it would never be seen),
+    /// or urgent data was (a read stops short at the urgent mark). Cleared
+    /// by `WouldBlock`.
+    pub(crate) read_until_would_block: bool,
     /// The socket took the last write whole; false until a writable edge.
     pub(crate) writable: bool,
     /// End of file read from the peer.
@@ -82,12 +96,22 @@ pub(crate) struct Conn {
     pub(crate) paused_by_output: bool,
     /// Already waiting on the ready list.
     pub(crate) on_ready_list: bool,
+    /// The turn `read_in_turn` counts for.
+    pub(crate) read_turn: u64,
+    /// Bytes read from the socket and re-offered in `read_turn`, against
+    /// [`Config::read_budget_bytes`](crate::Config::read_budget_bytes).
+    pub(crate) read_in_turn: usize,
+    /// The write timeout found no progress, but a probe write was taken:
+    /// one more check decides whether the peer is reading.
+    pub(crate) write_probed: bool,
     pub(crate) last_input: Instant,
     pub(crate) last_write_progress: Instant,
-    /// The idle check, or while connecting, the connect timeout.
+    /// The idle check; while connecting, the connect timeout; while
+    /// lingering, the linger timeout.
     pub(crate) deadline_timer: Option<TimerId>,
     pub(crate) write_timer: Option<TimerId>,
     /// Timers the application set for this connection, cancelled on close.
+    /// Each timer knows its position here, so cancelling one is O(1).
     pub(crate) app_timers: Vec<TimerId>,
 }
 
@@ -98,15 +122,17 @@ impl Conn {
             stream,
             generation,
             phase,
+            closing: Closing::No,
             origin,
             peer,
             max_input_bytes,
             max_output_bytes,
-            closing: Closing::No,
             input: Buffer::default(),
+            input_stalled: false,
             output: Buffer::default(),
+            flush_queued: false,
             readable: false,
-            read_to_end: false,
+            read_until_would_block: false,
             writable: phase == Phase::Open,
             read_closed: false,
             shutdown_pending: false,
@@ -114,6 +140,9 @@ impl Conn {
             paused_by_app: false,
             paused_by_output: false,
             on_ready_list: false,
+            read_turn: 0,
+            read_in_turn: 0,
+            write_probed: false,
             last_input: now,
             last_write_progress: now,
             deadline_timer: None,
@@ -122,7 +151,14 @@ impl Conn {
         }
     }
 
-    /// Whether reading should go on now.
+    /// Whether the application can still see this connection (its id is
+    /// not stale yet).
+    pub(crate) fn is_live(&self) -> bool {
+        self.phase != Phase::Lingering
+    }
+
+    /// Whether input should be taken now: read from the socket or offered
+    /// from the buffer.
     pub(crate) fn wants_read(&self) -> bool {
         self.phase == Phase::Open
             && self.closing == Closing::No
@@ -131,42 +167,56 @@ impl Conn {
             && !self.paused_by_output
     }
 
-    /// Whether `send` may still add output.
-    pub(crate) fn accepts_output(&self) -> bool {
-        self.closing == Closing::No && !self.shutdown_pending && !self.write_closed
+    /// Whether buffered input should be offered to `on_data` again without
+    /// new bytes: the handler made progress on it last time.
+    pub(crate) fn has_offerable_input(&self) -> bool {
+        !self.input_stalled && !self.input.is_empty()
     }
 
-    /// Writes as much of `data` as the socket takes without blocking and
-    /// returns how much that was.
-    pub(crate) fn write_some(&mut self, data: &[u8], stats: &mut Stats, now: Instant) -> io::Result<usize> {
-        if !self.writable {
+    /// Whether `send` may still add output.
+    pub(crate) fn accepts_output(&self) -> bool {
+        self.closing == Closing::No && !self.shutdown_pending && !self.write_closed && self.is_live()
+    }
+
+    /// Bytes of the read budget left in `turn`.
+    pub(crate) fn read_budget_left(&mut self, turn: u64, budget: usize) -> usize {
+        if self.read_turn != turn {
+            self.read_turn = turn;
+            self.read_in_turn = 0;
+        }
+        budget.saturating_sub(self.read_in_turn)
+    }
+
+    /// One `write(2)` of the queued output, if the socket may take it.
+    /// Output is one contiguous buffer, so one write says all a `writev`
+    /// would. Returns the bytes written.
+    pub(crate) fn write_output(&mut self, stats: &mut Stats, now: Instant) -> io::Result<usize> {
+        if !self.writable || self.output.is_empty() {
             return Ok(0);
         }
-        let n = write_nonblocking(&mut self.stream, &mut self.writable, data, stats)?;
+        let n = write_nonblocking(&mut self.stream, &mut self.writable, self.output.as_slice(), stats)?;
         if n > 0 {
             self.last_write_progress = now;
+            self.write_probed = false;
+            self.output.consume(n);
         }
         Ok(n)
     }
 
-    /// Writes queued output until the socket is full or the queue is empty.
-    pub(crate) fn flush(&mut self, stats: &mut Stats, now: Instant) -> io::Result<()> {
-        while self.writable && !self.output.is_empty() {
-            let n = write_nonblocking(&mut self.stream, &mut self.writable, self.output.as_slice(), stats)?;
-            if n > 0 {
-                self.last_write_progress = now;
-            }
-            self.output.consume(n);
+    /// Cancels every timer of this connection: the loop's and the
+    /// application's.
+    pub(crate) fn cancel_timers(&mut self, timers: &mut Timers) {
+        let all =
+            self.deadline_timer.take().into_iter().chain(self.write_timer.take()).chain(self.app_timers.drain(..));
+        for timer in all {
+            timers.cancel(timer);
         }
-        Ok(())
     }
-}
 
-/// The connection `id` names, if it is still in its slot. A free function
-/// over the slab alone, so callers can borrow the loop's other fields
-/// (stats, timers) beside it.
-pub(crate) fn lookup(conns: &mut Slab<Conn>, id: ConnId) -> Option<&mut Conn> {
-    conns.get_mut(id.index() as usize).filter(|c| c.generation == id.generation())
+    /// The most recent progress either way: bytes read or bytes written.
+    pub(crate) fn last_progress(&self) -> Instant {
+        self.last_input.max(self.last_write_progress)
+    }
 }
 
 /// One `write(2)`. A short write means the send buffer is full, so
@@ -182,16 +232,27 @@ fn write_nonblocking(stream: &mut TcpStream, writable: &mut bool, data: &[u8], s
             }
             Ok(n)
         }
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-            *writable = false;
-            Ok(0)
-        }
         // A nonblocking socket is not interrupted by signals; should it ever
         // be, treat the socket as full and wait for the writable edge.
-        Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+        Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {
             *writable = false;
             Ok(0)
         }
         Err(e) => Err(e),
     }
+}
+
+/// Whether closing for `reason` cuts the stream short, so the peer must see
+/// a reset (RST) rather than an end of file that looks like a complete
+/// reply.
+pub(crate) fn is_abortive(reason: CloseReason) -> bool {
+    matches!(
+        reason,
+        CloseReason::App
+            | CloseReason::IdleTimeout
+            | CloseReason::WriteTimeout
+            | CloseReason::InputLimit
+            | CloseReason::OutputLimit
+            | CloseReason::Panic
+    )
 }

@@ -1,4 +1,6 @@
-//! `Ctx`: what a callback may do, and the loop state it acts on.
+//! `Ctx`: what a callback may do. The loop state it acts on is defined
+//! here; the machinery behind each method lives beside the code that owns
+//! it (`output.rs`, `lifecycle.rs`, `conn_timers.rs`).
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -7,19 +9,20 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use log::debug;
-use mio::{Interest, Poll};
-use slab::Slab;
+use mio::Poll;
 
-use crate::conn::{lookup, Closing, Conn, Opened, Phase};
+use crate::conn::{Closing, Conn, Phase};
+use crate::conns::Conns;
 use crate::listener::Listeners;
 use crate::timer::{deadline_after, TimerKind, Timers};
 use crate::{CloseReason, Config, ConnId, Origin, Stats, TimerId};
 
-/// Something with more work than one turn allowed: served again next turn,
-/// with a zero poll timeout so it waits on nobody.
+/// Something with more work than one turn allowed: served next turn, with
+/// a zero poll timeout so it waits on nobody.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Ready {
-    /// A connection still readable after its read budget.
+    /// A connection with input left: readable past its read budget, or
+    /// buffered input to offer again.
     Conn(ConnId),
     /// A listener that may have more connections to accept.
     Listener(usize),
@@ -48,21 +51,33 @@ pub(crate) enum RunState {
 ///
 /// Closing is deferred: a connection closed from a callback stays in place
 /// until that callback returns, then closes; its `on_close` runs after.
+///
+/// Output is gathered: [`send`](Ctx::send) appends to the connection's
+/// queue, and the loop writes each connection's queue once per turn, just
+/// before it polls again (Redis's `handleClientsWithPendingWrites`). A
+/// handler answering sixteen pipelined requests with sixteen sends makes one
+/// `write(2)`.
 pub struct Ctx {
     pub(crate) poll: Poll,
-    pub(crate) conns: Slab<Conn>,
-    pub(crate) next_generation: u32,
+    pub(crate) conns: Conns,
     pub(crate) listeners: Listeners,
     pub(crate) timers: Timers,
     pub(crate) config: Config,
     pub(crate) stats: Stats,
     pub(crate) now: Instant,
+    /// Counts turns, so per-turn budgets know when they start over.
+    pub(crate) turn: u64,
+    /// Work left for the next turn.
     pub(crate) ready: VecDeque<Ready>,
+    /// Connections with output gathered since the last flush.
+    pub(crate) flush_queue: Vec<ConnId>,
     /// Connections asked to close: checked after every dispatch.
     pub(crate) closing: Vec<ConnId>,
     /// Connections that fell below the low watermark: `on_drain` is due.
     pub(crate) drained: Vec<ConnId>,
     pub(crate) run_state: RunState,
+    /// The graceful-shutdown deadline, while one is pending.
+    pub(crate) shutdown_timer: Option<TimerId>,
 }
 
 impl fmt::Debug for Ctx {
@@ -79,84 +94,71 @@ impl Ctx {
     pub(crate) fn new(config: Config) -> io::Result<Ctx> {
         Ok(Ctx {
             poll: Poll::new()?,
-            conns: Slab::new(),
-            next_generation: 0,
+            conns: Conns::default(),
             listeners: Listeners::default(),
             timers: Timers::default(),
             config,
             stats: Stats::default(),
             now: Instant::now(),
+            turn: 0,
             ready: VecDeque::new(),
+            flush_queue: Vec::new(),
             closing: Vec::new(),
             drained: Vec::new(),
             run_state: RunState::Running,
+            shutdown_timer: None,
         })
     }
 
-    /// Sends `data` on connection `id`. Writes to the socket at once when
-    /// nothing is queued; whatever the socket does not take is queued and
-    /// flushed on the next writable edge. Returns `false`, sending nothing,
-    /// if `id` is stale or closing or its write side is shut.
+    /// Sends `data` on connection `id`: appends it to the connection's
+    /// output, which the loop writes once per turn, before it polls again,
+    /// whatever the number of sends. Returns `false`, sending nothing, if
+    /// `id` is stale or closing or its write side is shut.
     ///
-    /// Past [`Config::high_watermark`] of queued output, reading from `id`
-    /// pauses until it drains below [`Config::low_watermark`]; past
-    /// [`Config::max_output_bytes`] the connection closes with
-    /// [`CloseReason::OutputLimit`] and this returns `false`. A socket error
-    /// closes the connection (its reason says which) and returns `false`.
+    /// Past [`Config::high_watermark`] of queued output, the loop stops
+    /// reading from `id` (and offering it buffered input) until the output
+    /// drains below [`Config::low_watermark`]; see
+    /// [`is_writable`](Ctx::is_writable). Past the connection's
+    /// [`max_output_bytes`](Ctx::set_max_output_bytes) the connection closes
+    /// with [`CloseReason::OutputLimit`] and this returns `false`. A socket
+    /// error found when writing closes the connection with its reason.
     ///
     /// On a connection still connecting, output is queued and goes out once
     /// it opens.
     pub fn send(&mut self, id: ConnId, data: &[u8]) -> bool {
-        let now = self.now;
-        let Some(conn) = lookup(&mut self.conns, id) else { return false };
-        if !conn.accepts_output() {
-            return false;
+        match self.live_conn(id) {
+            Some(conn) if conn.accepts_output() => {}
+            _ => return false,
         }
-        let mut rest = data;
-        if conn.output.is_empty() && !rest.is_empty() {
-            match conn.write_some(rest, &mut self.stats, now) {
-                Ok(n) => rest = &rest[n..],
-                Err(e) => {
-                    self.close_with(id, Closing::Now(CloseReason::from_io_error(&e)));
-                    return false;
-                }
-            }
-        }
-        if rest.is_empty() {
+        if data.is_empty() {
             return true;
         }
-        self.queue_output(id, rest)
+        self.queue_output(id, data)
     }
 
-    /// Appends to `id`'s queue, applying the limits. `id` is known live.
-    fn queue_output(&mut self, id: ConnId, data: &[u8]) -> bool {
-        let config = &self.config;
-        let conn = &mut self.conns[id.index() as usize];
-        let queued = conn.output.len() + data.len();
-        if queued > conn.max_output_bytes {
-            debug!("{id}: {queued} bytes of output queued, over max_output_bytes");
-            self.close_with(id, Closing::Now(CloseReason::OutputLimit));
-            return false;
-        }
-        if conn.output.is_empty() {
-            conn.last_write_progress = self.now;
-        }
-        conn.output.extend(data);
-        if queued > config.high_watermark {
-            conn.paused_by_output = true;
-        }
-        if conn.write_timer.is_none() {
-            if let Some(timeout) = config.write_timeout {
-                conn.write_timer = Some(self.timers.insert(deadline_after(self.now, timeout), TimerKind::Write(id)));
-            }
-        }
-        true
+    /// Whether output sent to `id` now would stay at or below
+    /// [`Config::high_watermark`]: `false` once `id`'s queued output is above
+    /// it (or `id` is stale, closing, or its write side is shut).
+    ///
+    /// Netty's `Channel.isWritable()`. A handler answering pipelined
+    /// requests checks it between replies and, once it is `false`, returns
+    /// from [`Handler::on_data`](crate::Handler::on_data) with what it has
+    /// consumed so far: the loop reads no more from `id` and offers the rest
+    /// again once the output drains below [`Config::low_watermark`]. So a
+    /// client pipelining requests for far more than
+    /// [`Config::max_output_bytes`] is served in full, with the memory for
+    /// it bounded near the high watermark.
+    pub fn is_writable(&self, id: ConnId) -> bool {
+        self.conns.get(id).is_some_and(|conn| conn.accepts_output() && conn.output.len() <= self.config.high_watermark)
     }
 
     /// Closes `id` once its queued output is flushed, with
-    /// [`CloseReason::App`]. Reading stops at once; `send` to it returns
-    /// `false` from now on. Returns `false` if `id` is stale or already
-    /// closing.
+    /// [`CloseReason::App`]: the peer gets every byte sent, then end of
+    /// file (the loop lingers, reading and dropping the peer's input until
+    /// its end of file or [`Config::linger_timeout`], so that unread input
+    /// does not make the kernel reset the connection). Reading stops at
+    /// once; `send` to it returns `false` from now on. Returns `false` if
+    /// `id` is stale or already closing.
     ///
     /// A connect still pending is abandoned instead, output and all: it
     /// gets [`Handler::on_connect_failed`](crate::Handler::on_connect_failed)
@@ -173,7 +175,9 @@ impl Ctx {
     }
 
     /// Closes `id` at the end of this dispatch, dropping queued output,
-    /// with [`CloseReason::App`]. Returns `false` if `id` is stale.
+    /// with [`CloseReason::App`]. The peer sees a reset (RST), never an end
+    /// of file, so it cannot take what it got for a complete stream.
+    /// Returns `false` if `id` is stale.
     pub fn abort(&mut self, id: ConnId) -> bool {
         if self.live_conn(id).is_none() {
             return false;
@@ -198,69 +202,27 @@ impl Ctx {
         true
     }
 
-    /// Sends the FIN a `shutdown_write` asked for, now that output is flushed.
-    pub(crate) fn finish_shutdown_write(&mut self, id: ConnId) {
-        let conn = &mut self.conns[id.index() as usize];
-        conn.shutdown_pending = false;
-        if conn.write_closed {
-            return;
-        }
-        conn.write_closed = true;
-        match conn.stream.shutdown(std::net::Shutdown::Write) {
-            Ok(()) if conn.read_closed => self.close_with(id, Closing::Now(CloseReason::PeerClosed)),
-            Ok(()) => {}
-            Err(e) => self.close_with(id, Closing::Now(CloseReason::from_io_error(&e))),
-        }
-    }
-
-    /// Follows up on output leaving `id`'s queue: the FIN or close that
-    /// waited for an empty queue, and resuming a connection paused at the
-    /// high watermark once it falls to the low one.
-    pub(crate) fn after_output_progress(&mut self, id: ConnId) {
-        let low_watermark = self.config.low_watermark;
-        let conn = &mut self.conns[id.index() as usize];
-        if conn.paused_by_output && conn.output.len() <= low_watermark {
-            conn.paused_by_output = false;
-            self.drained.push(id);
-            self.schedule_read(id);
-        }
-        let conn = &mut self.conns[id.index() as usize];
-        if conn.output.is_empty() {
-            if conn.shutdown_pending {
-                self.finish_shutdown_write(id);
-            }
-            if matches!(self.conns[id.index() as usize].closing, Closing::AfterFlush(_)) {
-                self.closing.push(id);
-            }
-        }
-    }
-
-    /// Stops reading from `id` until [`resume_read`](Ctx::resume_read).
-    /// Input already in the kernel stays there (and the peer's sends back
-    /// up once its window fills). Returns `false` if `id` is stale.
+    /// Stops reading from `id` until [`resume_read`](Ctx::resume_read):
+    /// neither new input nor input already buffered reaches `on_data`.
+    /// Input in the kernel stays there (and the peer's sends back up once
+    /// its window fills). Time paused does not count toward
+    /// [`Config::idle_timeout`]. Returns `false` if `id` is stale.
     pub fn pause_read(&mut self, id: ConnId) -> bool {
         let Some(conn) = self.live_conn(id) else { return false };
         conn.paused_by_app = true;
         true
     }
 
-    /// Resumes reading from `id` after [`pause_read`](Ctx::pause_read).
-    /// Returns `false` if `id` is stale.
+    /// Resumes reading from `id` after [`pause_read`](Ctx::pause_read):
+    /// input already buffered is offered to `on_data` again (even if it
+    /// consumed none of it last time), then the socket is read. Returns
+    /// `false` if `id` is stale.
     pub fn resume_read(&mut self, id: ConnId) -> bool {
         let Some(conn) = self.live_conn(id) else { return false };
         conn.paused_by_app = false;
+        conn.input_stalled = false;
         self.schedule_read(id);
         true
-    }
-
-    /// Puts `id` on the ready list if it has input waiting that no edge
-    /// will announce again.
-    pub(crate) fn schedule_read(&mut self, id: ConnId) {
-        let conn = &mut self.conns[id.index() as usize];
-        if conn.readable && conn.wants_read() && !conn.on_ready_list {
-            conn.on_ready_list = true;
-            self.ready.push_back(Ready::Conn(id));
-        }
     }
 
     /// Starts a nonblocking connect to `addr`. The returned id is
@@ -272,51 +234,21 @@ impl Ctx {
     ///
     /// # Errors
     ///
-    /// What the kernel refuses at once (for example `AddrNotAvailable`, or
-    /// `EMFILE` as `Other`), `ErrorKind::Other` at
-    /// [`Config::max_connections`], and `ErrorKind::NotConnected` while the
-    /// loop is stopping. These never reach `on_connect_failed`.
+    /// These never reach `on_connect_failed`:
+    /// - `ErrorKind::ResourceBusy` when [`Config::max_connections`] are open;
+    /// - `ErrorKind::ConnectionAborted` while the loop is stopping;
+    /// - what the kernel refuses at once (`AddrNotAvailable`, or EMFILE,
+    ///   whose kind is uncategorized: match its `raw_os_error()`, 24).
     pub fn connect(&mut self, addr: SocketAddr) -> io::Result<ConnId> {
         if self.run_state != RunState::Running {
-            return Err(io::Error::new(io::ErrorKind::NotConnected, "the event loop is stopping"));
+            return Err(io::Error::new(io::ErrorKind::ConnectionAborted, "the event loop is stopping"));
         }
         self.check_capacity()?;
         let stream = mio::net::TcpStream::connect(addr)?;
         let id = self.insert_conn(stream, Phase::Connecting, Origin::Outbound, addr)?;
         let deadline = deadline_after(self.now, self.config.connect_timeout);
-        self.conns[id.index() as usize].deadline_timer = Some(self.timers.insert(deadline, TimerKind::Connect(id)));
+        self.conns[id].deadline_timer = Some(self.timers.insert(deadline, TimerKind::Connect(id)));
         debug!("{id}: connecting to {addr}");
-        Ok(id)
-    }
-
-    pub(crate) fn check_capacity(&self) -> io::Result<()> {
-        if self.conns.len() >= self.config.max_connections {
-            return Err(io::Error::other("max_connections reached"));
-        }
-        Ok(())
-    }
-
-    /// Registers `stream` once, for both directions, edge-triggered, and
-    /// gives it a slot and a fresh generation.
-    pub(crate) fn insert_conn(
-        &mut self,
-        mut stream: mio::net::TcpStream,
-        phase: Phase,
-        origin: Origin,
-        peer: SocketAddr,
-    ) -> io::Result<ConnId> {
-        let entry = self.conns.vacant_entry();
-        let id = ConnId::from_parts(entry.key() as u32, self.next_generation);
-        self.poll.registry().register(&mut stream, id.to_token(), Interest::READABLE | Interest::WRITABLE)?;
-        self.next_generation = self.next_generation.wrapping_add(1);
-        let opened = Opened {
-            origin,
-            peer,
-            now: self.now,
-            max_input_bytes: self.config.max_input_bytes,
-            max_output_bytes: self.config.max_output_bytes,
-        };
-        entry.insert(Conn::new(stream, id.generation(), phase, opened));
         Ok(id)
     }
 
@@ -331,32 +263,23 @@ impl Ctx {
     /// after `after`, and is cancelled if the connection closes first.
     /// Returns `None` if `id` is stale or not open yet (still connecting).
     pub fn set_conn_timer(&mut self, id: ConnId, after: Duration, key: u64) -> Option<TimerId> {
-        let deadline = deadline_after(self.now, after);
         if self.live_conn(id)?.phase != Phase::Open {
             return None;
         }
-        let timer = self.timers.insert(deadline, TimerKind::App { key, owner: Some(id) });
-        self.conns[id.index() as usize].app_timers.push(timer);
-        Some(timer)
+        Some(self.insert_conn_timer(id, after, key))
     }
 
-    /// Cancels a timer. Returns `false` if it already fired or was
-    /// cancelled (including by its connection closing).
+    /// Cancels a timer, in O(log n) whatever the number of timers its
+    /// connection has. Returns `false` if it already fired or was cancelled
+    /// (including by its connection closing).
     pub fn cancel_timer(&mut self, timer: TimerId) -> bool {
-        match self.timers.cancel(timer) {
-            Some(TimerKind::App { owner: Some(owner), .. }) => {
-                self.forget_conn_timer(owner, timer);
+        match self.timers.remove(timer) {
+            Some((TimerKind::App { owner: Some(owner), .. }, slot)) => {
+                self.forget_conn_timer(owner, slot);
                 true
             }
             Some(_) => true,
             None => false,
-        }
-    }
-
-    /// Drops `timer` from its connection's list of timers.
-    pub(crate) fn forget_conn_timer(&mut self, owner: ConnId, timer: TimerId) {
-        if let Some(conn) = self.live_conn(owner) {
-            conn.app_timers.retain(|t| *t != timer);
         }
     }
 
@@ -367,24 +290,16 @@ impl Ctx {
         Some(self.live_conn(id)?.peer)
     }
 
-    /// Whether output sent to `id` now would stay at or below
-    /// [`Config::high_watermark`]: `false` once `id`'s queued output is above
-    /// it (or `id` is stale, closing, or its write side is shut).
-    ///
-    /// Netty's `Channel.isWritable()`. A handler answering pipelined
-    /// requests checks it between replies and, once it is `false`, returns
-    /// from [`Handler::on_data`](crate::Handler::on_data) with what it has
-    /// consumed so far: the loop reads no more from `id` and offers the rest
-    /// again once the output drains below [`Config::low_watermark`]. So a
-    /// client pipelining requests for far more than
-    /// [`Config::max_output_bytes`] is served in full, with the memory for
-    /// it bounded near the high watermark.
-    pub fn is_writable(&self, id: ConnId) -> bool {
-        self.conns.get(id.index() as usize).is_some_and(|conn| {
-            conn.generation == id.generation()
-                && conn.accepts_output()
-                && conn.output.len() <= self.config.high_watermark
-        })
+    /// Whether `id` is a connection that is open (or connecting) and not
+    /// yet asked to close.
+    pub fn is_open(&self, id: ConnId) -> bool {
+        self.conns.get(id).is_some_and(|conn| conn.is_live() && conn.closing == Closing::No)
+    }
+
+    /// Bytes queued for `id` and not yet taken by the socket, or `None` if
+    /// `id` is stale.
+    pub fn queued_output(&self, id: ConnId) -> Option<usize> {
+        self.conns.get(id).filter(|conn| conn.is_live()).map(|conn| conn.output.len())
     }
 
     /// Sets how much unconsumed input `id` may keep before it closes with
@@ -404,19 +319,6 @@ impl Ctx {
         let Some(conn) = self.live_conn(id) else { return false };
         conn.max_output_bytes = bytes;
         true
-    }
-
-    /// Whether `id` is a connection that is open (or connecting) and not
-    /// yet asked to close.
-    pub fn is_open(&self, id: ConnId) -> bool {
-        self.conns.get(id.index() as usize).is_some_and(|c| c.generation == id.generation() && c.closing == Closing::No)
-    }
-
-    /// Bytes queued for `id` that the socket has not taken yet, or `None` if
-    /// `id` is stale.
-    pub fn queued_output(&self, id: ConnId) -> Option<usize> {
-        let conn = self.conns.get(id.index() as usize)?;
-        (conn.generation == id.generation()).then(|| conn.output.len())
     }
 
     /// Asks the loop to stop: at the end of this turn it closes its
@@ -446,7 +348,8 @@ impl Ctx {
         self.now
     }
 
-    /// Connections open or connecting.
+    /// Connections open or connecting (and lingering after a graceful
+    /// close: they still hold a descriptor).
     pub fn connection_count(&self) -> usize {
         self.conns.len()
     }
@@ -456,19 +359,8 @@ impl Ctx {
         &self.config
     }
 
-    /// The connection `id` names, if it is still in its slot.
+    /// The connection `id` names, if the application can still see it.
     pub(crate) fn live_conn(&mut self, id: ConnId) -> Option<&mut Conn> {
-        lookup(&mut self.conns, id)
-    }
-
-    /// Marks `id` (known live) to close, keeping the first reason given,
-    /// except that closing now overrides closing after a flush.
-    pub(crate) fn close_with(&mut self, id: ConnId, how: Closing) {
-        let conn = &mut self.conns[id.index() as usize];
-        let upgrade = matches!((conn.closing, how), (Closing::No, _) | (Closing::AfterFlush(_), Closing::Now(_)));
-        if upgrade {
-            conn.closing = how;
-            self.closing.push(id);
-        }
+        self.conns.get_mut(id).filter(|conn| conn.is_live())
     }
 }

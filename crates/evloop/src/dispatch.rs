@@ -1,85 +1,118 @@
-//! Readiness on a connection: reading into the loop-wide buffer and handing
-//! it to `on_data`, flushing on the writable edge, and end of file.
+//! Readiness on a connection, and input: reading into the loop-wide buffer,
+//! handing it to `on_data`, offering unconsumed input again, end of file.
+//!
+//! The input rule: bytes `on_data` leaves unconsumed are kept and offered
+//! again, without new input, as long as the handler made progress the time
+//! before (it consumed something), and whenever reading resumes
+//! (`resume_read`, output drained below the low watermark); never to a
+//! handler that consumed nothing, until more bytes arrive, so nothing
+//! spins. Offering stops while reading is paused, and counts against the
+//! connection's read budget for the turn like reading does.
 
 use std::io::{self, Read};
 
-use log::{debug, trace};
+use log::{debug, info, trace};
 use mio::event::Event;
 
-use crate::conn::{lookup, Closing, Phase};
+use crate::buffer::Buffer;
+use crate::conn::{Closing, Phase};
 use crate::ctx::Ready;
 use crate::panic_guard::guard;
-use crate::{AfterEof, CloseReason, ConnId, EventLoop, Handler};
+use crate::{AfterEof, CloseReason, ConnId, Ctx, EventLoop, Handler};
 
 impl<H: Handler> EventLoop<H> {
     /// An event for connection `id`. Stale ids (closed earlier in this
     /// batch, or a reused slot) are ignored.
     pub(crate) fn conn_event(&mut self, id: ConnId, event: &Event) {
-        let Some(conn) = self.cx.live_conn(id) else {
+        let Some(conn) = self.cx.conns.get_mut(id) else {
             trace!("{id}: stale event ignored");
             return;
         };
         let failed = event.is_error() || event.is_read_closed() || event.is_write_closed();
-        if conn.phase == Phase::Connecting {
-            if event.is_writable() || failed {
-                self.finish_connect(id, event);
+        match conn.phase {
+            Phase::Connecting => {
+                if event.is_writable() || failed {
+                    self.finish_connect(id, event);
+                }
+                return;
             }
-            return;
+            Phase::Lingering => {
+                conn.readable = true;
+                self.linger_read(id);
+                return;
+            }
+            Phase::Open => {}
         }
-        if event.is_readable() || failed {
+        if event.is_error() && !conn.wants_read() {
+            // Nothing will read this socket soon (the application paused
+            // it, or keeps it half-closed): take the error now, or a reset
+            // peer would hold its slot until a timeout.
+            if let Ok(Some(error)) = conn.stream.take_error() {
+                debug!("{id} ({}): {error}", conn.peer);
+                self.cx.close_with(id, Closing::Now(CloseReason::from_io_error(&error)));
+                return;
+            }
+        }
+        if event.is_readable() || failed || event.is_priority() {
             conn.readable = true;
             // After a FIN or an error, a short read no longer proves the
-            // socket drained: read on to the end of file or the error.
-            conn.read_to_end |= failed;
+            // socket drained: read on to the end of file or the error. Nor
+            // with urgent data pending, where a read stops short at the
+            // urgent mark with ordinary bytes still behind it.
+            conn.read_until_would_block |= failed || event.is_priority();
         }
         if event.is_writable() || failed {
-            // Epoll reports a writable socket in every event for it, so
-            // this is the common case: nothing queued, nothing to look up.
             conn.writable = true;
-            if !conn.output.is_empty() {
-                self.on_writable(id);
+            // Epoll reports a writable socket in every event for it, so
+            // this is the common case: nothing queued. Output gathered this
+            // turn is written by the end-of-turn flush, once.
+            if !conn.output.is_empty() && !conn.flush_queued {
+                self.cx.write_out(id);
             }
         }
         self.read_from(id);
     }
 
-    /// The socket can take more: flush queued output.
-    pub(crate) fn on_writable(&mut self, id: ConnId) {
-        let now = self.cx.now;
-        let Some(conn) = lookup(&mut self.cx.conns, id) else { return };
-        conn.writable = true;
-        if conn.output.is_empty() {
-            return;
-        }
-        let flushed = conn.flush(&mut self.cx.stats, now);
-        match flushed {
-            Ok(()) => self.cx.after_output_progress(id),
-            Err(e) => {
-                debug!("{id}: write failed: {e}");
-                self.cx.close_with(id, Closing::Now(CloseReason::from_io_error(&e)));
-            }
+    /// A connection on the ready list: read or offer input again, or for a
+    /// lingering one, drain it.
+    pub(crate) fn serve_ready_conn(&mut self, id: ConnId) {
+        let Some(conn) = self.cx.conns.get_mut(id) else { return };
+        conn.on_ready_list = false;
+        if conn.phase == Phase::Lingering {
+            self.linger_read(id);
+        } else {
+            self.read_from(id);
         }
     }
 
-    /// Reads until the socket is drained (`WouldBlock`, or a short read,
-    /// which on a stream socket proves it: epoll(7)) or this turn's budget
-    /// is spent; in the latter case the connection goes on the ready list.
+    /// Takes input for `id` until there is none to take or this turn's read
+    /// budget is spent (then `id` goes on the ready list): buffered input
+    /// the handler can make progress on first, then the socket, until
+    /// `WouldBlock` or a short read (which on a stream socket proves it
+    /// drained: epoll(7)).
     pub(crate) fn read_from(&mut self, id: ConnId) {
-        let index = id.index() as usize;
-        let mut budget = self.cx.config.read_budget_bytes;
+        let budget = self.cx.config.read_budget_bytes;
+        let turn = self.cx.turn;
         loop {
             let Some(conn) = self.cx.live_conn(id) else { return };
-            if !conn.readable || !conn.wants_read() {
+            if !conn.wants_read() {
                 return;
             }
-            if budget == 0 {
-                conn.on_ready_list = true;
-                self.cx.ready.push_back(Ready::Conn(id));
+            let offer = conn.has_offerable_input();
+            if !offer && !conn.readable {
                 return;
+            }
+            if conn.read_budget_left(turn, budget) == 0 {
+                self.cx.push_ready_conn(id);
+                return;
+            }
+            if offer {
+                self.offer_buffered(id);
+                continue;
             }
             let result = conn.stream.read(&mut self.scratch);
             self.cx.stats.read_calls += 1;
-            let conn = &mut self.cx.conns[index];
+            let conn = &mut self.cx.conns[id];
             match result {
                 Ok(0) => {
                     conn.readable = false;
@@ -89,28 +122,24 @@ impl<H: Handler> EventLoop<H> {
                 Ok(n) => {
                     self.cx.stats.bytes_in += n as u64;
                     conn.last_input = self.cx.now;
-                    budget = budget.saturating_sub(n);
-                    let drained = n < self.scratch.len() && !conn.read_to_end;
-                    if drained {
+                    conn.read_in_turn += n;
+                    if n < self.scratch.len() && !conn.read_until_would_block {
                         conn.readable = false;
                     }
                     self.deliver(id, n);
-                    if drained {
-                        return;
-                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     conn.readable = false;
+                    conn.read_until_would_block = false;
                     return;
                 }
                 // Not expected on a nonblocking socket; try again next turn.
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {
-                    conn.on_ready_list = true;
-                    self.cx.ready.push_back(Ready::Conn(id));
+                    self.cx.push_ready_conn(id);
                     return;
                 }
                 Err(e) => {
-                    debug!("{id}: read failed: {e}");
+                    debug!("{id} ({}): read failed: {e}", conn.peer);
                     conn.readable = false;
                     self.cx.close_with(id, Closing::Now(CloseReason::from_io_error(&e)));
                     return;
@@ -124,10 +153,9 @@ impl<H: Handler> EventLoop<H> {
     /// straight from the scratch buffer: no copy. Only what it leaves
     /// unconsumed is copied into the connection's own buffer.
     fn deliver(&mut self, id: ConnId, n: usize) {
-        let index = id.index() as usize;
         let EventLoop { cx, handler, states, scratch, .. } = self;
-        let mut input = std::mem::take(&mut cx.conns[index].input);
-        let state = states[index].as_mut().expect("an open connection has application state");
+        let mut input = std::mem::take(&mut cx.conns[id].input);
+        let state = states[id.index() as usize].as_mut().expect("an open connection has application state");
         let policy = cx.config.panic_policy;
         let fresh = &scratch[..n];
         let consumed = if input.is_empty() {
@@ -142,29 +170,31 @@ impl<H: Handler> EventLoop<H> {
             input.consume(consumed.unwrap_or(0));
             consumed
         };
-        if consumed.is_none() {
-            self.cx.close_with(id, Closing::Now(CloseReason::Panic));
-            return;
-        }
-        if input.len() > self.cx.conns[index].max_input_bytes {
-            debug!("{id}: {} bytes of unconsumed input, over max_input_bytes", input.len());
-            self.cx.close_with(id, Closing::Now(CloseReason::InputLimit));
-            return;
-        }
-        self.cx.conns[index].input = input;
+        self.cx.keep_unconsumed(id, input, consumed);
+    }
+
+    /// Offers `id`'s buffered input to `on_data` again, without new bytes.
+    fn offer_buffered(&mut self, id: ConnId) {
+        let EventLoop { cx, handler, states, .. } = self;
+        let mut input = std::mem::take(&mut cx.conns[id].input);
+        let state = states[id.index() as usize].as_mut().expect("an open connection has application state");
+        let consumed = guard(cx.config.panic_policy, "on_data", || handler.on_data(cx, id, state, input.as_slice()));
+        let consumed = consumed.map(|consumed| consumed.min(input.len()));
+        input.consume(consumed.unwrap_or(0));
+        cx.conns[id].read_in_turn += consumed.unwrap_or(0);
+        self.cx.keep_unconsumed(id, input, consumed);
     }
 
     /// The peer sent FIN. Unless the handler keeps the connection for
     /// writing, it closes once its output is flushed.
     fn on_eof(&mut self, id: ConnId) {
-        let index = id.index() as usize;
-        let conn = &mut self.cx.conns[index];
+        let conn = &mut self.cx.conns[id];
         conn.read_closed = true;
         let unconsumed = std::mem::take(&mut conn.input);
         let EventLoop { cx, handler, states, .. } = self;
-        let state = states[index].as_mut().expect("an open connection has application state");
+        let state = states[id.index() as usize].as_mut().expect("an open connection has application state");
         let after = guard(cx.config.panic_policy, "on_eof", || handler.on_eof(cx, id, state, unconsumed.as_slice()));
-        let write_closed = self.cx.conns[index].write_closed;
+        let write_closed = self.cx.conns[id].write_closed;
         match after {
             None => self.cx.close_with(id, Closing::Now(CloseReason::Panic)),
             Some(_) if write_closed => self.cx.close_with(id, Closing::Now(CloseReason::PeerClosed)),
@@ -183,6 +213,52 @@ impl<H: Handler> EventLoop<H> {
         let state = states[id.index() as usize].as_mut().expect("an open connection has application state");
         if guard(cx.config.panic_policy, "on_drain", || handler.on_drain(cx, id, state)).is_none() {
             self.cx.close_with(id, Closing::Now(CloseReason::Panic));
+        }
+    }
+}
+
+impl Ctx {
+    /// Puts back what `on_data` left of `input` (`consumed` is `None` if it
+    /// panicked), enforcing the connection's input limit, and notes whether
+    /// the handler made progress, which decides whether the rest is offered
+    /// again without new bytes.
+    fn keep_unconsumed(&mut self, id: ConnId, input: Buffer, consumed: Option<usize>) {
+        let Some(consumed) = consumed else {
+            self.close_with(id, Closing::Now(CloseReason::Panic));
+            return;
+        };
+        let conn = &mut self.conns[id];
+        conn.input_stalled = consumed == 0;
+        if input.len() > conn.max_input_bytes {
+            info!(
+                "{id} ({}): {} bytes of unconsumed input, over its limit of {}: closing",
+                conn.peer,
+                input.len(),
+                conn.max_input_bytes
+            );
+            self.close_with(id, Closing::Now(CloseReason::InputLimit));
+            return;
+        }
+        conn.input = input;
+    }
+
+    /// Puts `id` (known present) on the ready list for the next turn,
+    /// unless it is there already.
+    pub(crate) fn push_ready_conn(&mut self, id: ConnId) {
+        let conn = &mut self.conns[id];
+        if !conn.on_ready_list {
+            conn.on_ready_list = true;
+            self.ready.push_back(Ready::Conn(id));
+        }
+    }
+
+    /// Puts `id` on the ready list if it has input to take that no edge
+    /// will announce again: the socket was left readable, or buffered
+    /// input may now make progress.
+    pub(crate) fn schedule_read(&mut self, id: ConnId) {
+        let conn = &self.conns[id];
+        if conn.wants_read() && (conn.readable || conn.has_offerable_input()) {
+            self.push_ready_conn(id);
         }
     }
 }

@@ -1,8 +1,9 @@
 //! `EventLoop`: the loop itself. `run` repeats `turn`, which reads like
 //! Redis's `aeProcessEvents`: compute the timeout, poll, dispatch I/O,
-//! serve the ready list, fire timers, then begin a shutdown if one was
-//! asked for.
+//! serve what the last turn left on the ready list, fire timers, begin a
+//! shutdown if one was asked for, and write the output the turn gathered.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
@@ -72,6 +73,13 @@ pub struct EventLoop<H: Handler> {
     pub(crate) states: Vec<Option<H::Conn>>,
     /// The one buffer every read lands in.
     pub(crate) scratch: Vec<u8>,
+    /// The ready list as the turn began: served this turn, while what the
+    /// turn adds waits for the next.
+    due: VecDeque<Ready>,
+    /// Messages from other threads delivered this turn.
+    messages_in_turn: usize,
+    /// `Ready::Messages` is on the ready list.
+    messages_on_ready_list: bool,
     events: Events,
     inbox: Inbox<H::Message>,
     #[cfg(feature = "signals")]
@@ -96,6 +104,7 @@ impl<H: Handler> EventLoop<H> {
         config.validate()?;
         let scratch = vec![0; config.read_buffer_bytes];
         let events = Events::with_capacity(config.events_capacity);
+        let message_queue_capacity = config.message_queue_capacity;
         let cx = Ctx::new(config)?;
         let waker = Waker::new(cx.poll.registry(), WAKER_TOKEN)?;
         Ok(EventLoop {
@@ -103,8 +112,11 @@ impl<H: Handler> EventLoop<H> {
             handler,
             states: Vec::new(),
             scratch,
+            due: VecDeque::new(),
+            messages_in_turn: 0,
+            messages_on_ready_list: false,
             events,
-            inbox: Inbox::new(waker),
+            inbox: Inbox::new(waker, message_queue_capacity),
             #[cfg(feature = "signals")]
             signals: None,
         })
@@ -130,7 +142,7 @@ impl<H: Handler> EventLoop<H> {
         let mut socket = listener::bind(addr, self.cx.config.listen_backlog)?;
         self.cx.poll.registry().register(&mut socket, listener_token(slot), Interest::READABLE)?;
         let local = socket.local_addr()?;
-        self.cx.listeners.sockets.push(Some(socket));
+        self.cx.listeners.push(socket);
         info!("listening on {local}");
         Ok(local)
     }
@@ -187,7 +199,7 @@ impl<H: Handler> EventLoop<H> {
     /// retried, here and nowhere else; sockets are nonblocking and are never
     /// interrupted.
     pub fn run(&mut self) -> io::Result<()> {
-        self.inbox.set_exited(false);
+        self.inbox.begin_run();
         if self.cx.run_state == RunState::Draining && self.cx.conns.is_empty() {
             self.cx.run_state = RunState::Running;
         }
@@ -203,6 +215,10 @@ impl<H: Handler> EventLoop<H> {
             }
         };
         self.inbox.set_exited(true);
+        if let Some(timer) = self.cx.shutdown_timer.take() {
+            // Not for the next run to find.
+            self.cx.timers.cancel(timer);
+        }
         info!("event loop stopped: {}", self.cx.stats);
         result
     }
@@ -212,17 +228,23 @@ impl<H: Handler> EventLoop<H> {
         let timeout = self.poll_timeout();
         self.poll(timeout)?;
         self.cx.now = Instant::now();
+        self.cx.turn += 1;
+        self.messages_in_turn = 0;
+        std::mem::swap(&mut self.due, &mut self.cx.ready);
         self.dispatch_events();
         self.serve_ready_list();
         self.fire_timers();
         self.begin_shutdown_if_asked();
+        self.flush();
         Ok(())
     }
 
-    /// Zero when something waits on the ready list, else until the next
-    /// timer, else forever: an idle loop sleeps in `epoll_wait`.
+    /// Zero when something waits on the ready list or output waits to be
+    /// written, else until the next timer, else forever: an idle loop
+    /// sleeps in `epoll_wait`.
     fn poll_timeout(&mut self) -> Option<Duration> {
-        if !self.cx.ready.is_empty() || self.cx.run_state == RunState::StopRequested {
+        let pending = !self.cx.ready.is_empty() || !self.cx.flush_queue.is_empty();
+        if pending || self.cx.run_state == RunState::StopRequested {
             return Some(Duration::ZERO);
         }
         let deadline = self.cx.timers.next_deadline()?;
@@ -258,60 +280,79 @@ impl<H: Handler> EventLoop<H> {
         self.events = events;
     }
 
-    /// Serves what the last turn left over: at most what was waiting when
-    /// the turn began, so the list cannot keep this turn going forever.
+    /// Serves what the last turn left over. What this turn adds to the
+    /// ready list waits for the next turn, so the list cannot keep a turn
+    /// going forever.
     fn serve_ready_list(&mut self) {
-        for _ in 0..self.cx.ready.len() {
-            let Some(ready) = self.cx.ready.pop_front() else { break };
+        while let Some(ready) = self.due.pop_front() {
             match ready {
-                Ready::Conn(id) => {
-                    if let Some(conn) = self.cx.live_conn(id) {
-                        conn.on_ready_list = false;
-                        self.read_from(id);
-                    }
+                Ready::Conn(id) => self.serve_ready_conn(id),
+                Ready::Listener(slot) => {
+                    self.cx.listeners.on_ready_list[slot] = false;
+                    self.accept_from(slot);
                 }
-                Ready::Listener(slot) => self.accept_from(slot),
-                Ready::Messages => self.drain_inbox(),
+                Ready::Messages => {
+                    self.messages_on_ready_list = false;
+                    self.drain_inbox();
+                }
             }
             self.after_dispatch();
         }
     }
 
+    /// Delivers messages from other threads, at most
+    /// [`MESSAGES_PER_TURN`] per turn however often the waker rings.
     fn drain_inbox(&mut self) {
         self.inbox.acknowledge_wake();
         if self.inbox.take_stop_request() {
             self.cx.stop();
         }
-        for _ in 0..MESSAGES_PER_TURN {
+        while self.messages_in_turn < MESSAGES_PER_TURN {
             let Some(message) = self.inbox.try_next() else { return };
+            self.messages_in_turn += 1;
             self.cx.stats.messages += 1;
             let EventLoop { cx, handler, .. } = self;
             guard(cx.config.panic_policy, "on_message", || handler.on_message(cx, message));
             self.after_dispatch();
         }
-        self.cx.ready.push_back(Ready::Messages);
+        if !self.messages_on_ready_list {
+            self.messages_on_ready_list = true;
+            self.cx.ready.push_back(Ready::Messages);
+        }
     }
 
     /// Fires every timer due by this turn's `now` that was set before the
     /// turn began; one set from a callback for "now" waits for the next turn.
     fn fire_timers(&mut self) {
         let set_before = self.cx.timers.next_sequence();
-        while let Some((timer, kind)) = self.cx.timers.pop_expired(self.cx.now, set_before) {
+        while let Some(expired) = self.cx.timers.pop_expired(self.cx.now, set_before) {
             self.cx.stats.timers_fired += 1;
-            match kind {
+            let timer = expired.id;
+            match expired.kind {
                 TimerKind::App { key, owner: None } => {
                     let EventLoop { cx, handler, .. } = self;
                     guard(cx.config.panic_policy, "on_timer", || handler.on_timer(cx, timer, key));
                 }
-                TimerKind::App { key, owner: Some(id) } => self.fire_conn_timer(id, timer, key),
+                TimerKind::App { key, owner: Some(id) } => self.fire_conn_timer(id, timer, key, expired.owner_slot),
                 TimerKind::Idle(id) => self.check_idle(id),
                 TimerKind::Write(id) => self.check_write_progress(id),
                 TimerKind::Connect(id) => self.check_connect_timeout(id),
+                TimerKind::Linger(id) => self.end_linger(id),
                 TimerKind::AcceptBackoff => self.resume_accepting(),
-                TimerKind::Shutdown => self.close_all(CloseReason::Shutdown),
+                TimerKind::Shutdown => {
+                    self.cx.shutdown_timer = None;
+                    self.close_all(CloseReason::Shutdown);
+                }
             }
             self.after_dispatch();
         }
+    }
+
+    /// Writes the output this turn gathered, one write per connection,
+    /// then closes what the writes finished or failed.
+    fn flush(&mut self) {
+        self.cx.flush_gathered();
+        self.after_dispatch();
     }
 
     /// Runs what callbacks left pending: `on_drain` for connections that fell
@@ -340,13 +381,11 @@ impl<H: Handler> EventLoop<H> {
         let EventLoop { cx, handler, .. } = self;
         guard(cx.config.panic_policy, "on_stop", || handler.on_stop(cx));
         self.after_dispatch();
-        let ids: Vec<ConnId> =
-            self.cx.conns.iter().map(|(index, conn)| ConnId::from_parts(index as u32, conn.generation)).collect();
-        for id in ids {
+        for id in self.cx.conns.ids() {
             self.shut_down_conn(id);
         }
         let deadline = deadline_after(self.cx.now, self.cx.config.shutdown_timeout);
-        self.cx.timers.insert(deadline, TimerKind::Shutdown);
+        self.cx.shutdown_timer = Some(self.cx.timers.insert(deadline, TimerKind::Shutdown));
         self.after_dispatch();
     }
 }

@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 
 use mio::Waker;
@@ -29,6 +29,38 @@ impl<T> fmt::Display for Exited<T> {
 }
 
 impl<T: fmt::Debug> std::error::Error for Exited<T> {}
+
+/// Why [`LoopHandle::send`] did not deliver a message; either way the
+/// message comes back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendError<T> {
+    /// [`Config::message_queue_capacity`](crate::Config::message_queue_capacity)
+    /// messages are waiting: the loop is behind. Retry later, drop the
+    /// message, or slow the producer down.
+    Full(T),
+    /// The loop has exited.
+    Exited(T),
+}
+
+impl<T> SendError<T> {
+    /// The message that was not delivered.
+    pub fn into_inner(self) -> T {
+        match self {
+            SendError::Full(message) | SendError::Exited(message) => message,
+        }
+    }
+}
+
+impl<T> fmt::Display for SendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::Full(_) => f.write_str("the event loop's message queue is full"),
+            SendError::Exited(_) => f.write_str("the event loop has exited"),
+        }
+    }
+}
+
+impl<T: fmt::Debug> std::error::Error for SendError<T> {}
 
 /// A handle to an [`EventLoop`](crate::EventLoop) for other threads: send it
 /// messages, or ask it to stop. `Send + Sync + Clone`; get one with
@@ -70,7 +102,7 @@ impl<T: fmt::Debug> std::error::Error for Exited<T> {}
 /// # }
 /// ```
 pub struct LoopHandle<M> {
-    sender: Sender<M>,
+    sender: SyncSender<M>,
     signal: Arc<Signal>,
 }
 
@@ -89,19 +121,34 @@ impl<M> fmt::Debug for LoopHandle<M> {
 impl<M: Send> LoopHandle<M> {
     /// Delivers `message` to [`Handler::on_message`](crate::Handler::on_message)
     /// on the loop thread, in the order this thread sent it. Never blocks.
+    /// A burst of sends between two turns wakes the loop once.
     ///
     /// # Errors
     ///
-    /// [`Exited`], carrying `message` back, once the loop has returned from
-    /// `run` or been dropped. A message sent while the loop is exiting may
-    /// be dropped undelivered.
-    pub fn send(&self, message: M) -> Result<(), Exited<M>> {
+    /// - [`SendError::Full`] when
+    ///   [`Config::message_queue_capacity`](crate::Config::message_queue_capacity)
+    ///   messages wait: the queue is bounded so a producer faster than the
+    ///   loop cannot grow memory without end.
+    /// - [`SendError::Exited`] once the loop has returned from `run` or been
+    ///   dropped. A message sent while the loop is exiting may be dropped
+    ///   undelivered.
+    pub fn send(&self, message: M) -> Result<(), SendError<M>> {
         if self.signal.exited.load(Ordering::Acquire) {
-            return Err(Exited(message));
+            return Err(SendError::Exited(message));
         }
-        self.sender.send(message).map_err(|e| Exited(e.0))?;
-        self.wake();
-        Ok(())
+        match self.sender.try_send(message) {
+            Ok(()) => {
+                self.wake();
+                Ok(())
+            }
+            Err(TrySendError::Full(message)) => {
+                // The loop may be asleep with a full queue only if its last
+                // wake-up is still in flight; ring to be sure it drains.
+                self.wake();
+                Err(SendError::Full(message))
+            }
+            Err(TrySendError::Disconnected(message)) => Err(SendError::Exited(message)),
+        }
     }
 
     /// Asks the loop to stop, as [`Ctx::stop`](crate::Ctx::stop) does.
@@ -130,7 +177,7 @@ impl<M: Send> LoopHandle<M> {
 /// The loop's end of the handles: the receiver and the shared signal.
 pub(crate) struct Inbox<M> {
     receiver: Receiver<M>,
-    sender: Sender<M>,
+    sender: SyncSender<M>,
     signal: Arc<Signal>,
 }
 
@@ -141,8 +188,8 @@ impl<M> fmt::Debug for Inbox<M> {
 }
 
 impl<M> Inbox<M> {
-    pub(crate) fn new(waker: Waker) -> Inbox<M> {
-        let (sender, receiver) = mpsc::channel();
+    pub(crate) fn new(waker: Waker, capacity: usize) -> Inbox<M> {
+        let (sender, receiver) = mpsc::sync_channel(capacity);
         let signal = Signal {
             waker,
             woken: AtomicBool::new(false),
@@ -175,6 +222,16 @@ impl<M> Inbox<M> {
     /// Takes a stop request from a handle, if one came.
     pub(crate) fn take_stop_request(&self) -> bool {
         self.signal.stop_requested.swap(false, Ordering::AcqRel)
+    }
+
+    /// Marks the loop running. A stop that raced the previous run's exit
+    /// (it saw the loop running, and landed after it stopped) was meant for
+    /// that run and is dropped; one sent before the first run stands.
+    pub(crate) fn begin_run(&self) {
+        if self.signal.exited.load(Ordering::Acquire) {
+            self.take_stop_request();
+        }
+        self.set_exited(false);
     }
 
     pub(crate) fn set_exited(&self, exited: bool) {

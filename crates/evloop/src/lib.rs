@@ -105,12 +105,17 @@
 #![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
 
+// A `Token` holds a connection's slot index and generation, 32 bits each.
+#[cfg(not(target_pointer_width = "64"))]
+compile_error!("evloop needs 64-bit tokens: a ConnId packs a 32-bit slot index and a 32-bit generation");
+
 mod accept;
 mod buffer;
 mod close_reason;
 pub mod codec;
 mod config;
 mod conn;
+mod conns;
 mod ctx;
 mod dispatch;
 mod event_loop;
@@ -118,7 +123,9 @@ mod handle;
 mod handler;
 mod id;
 mod lifecycle;
+mod linger;
 mod listener;
+mod output;
 mod panic_guard;
 #[cfg(feature = "signals")]
 mod signals;
@@ -130,7 +137,7 @@ pub use close_reason::CloseReason;
 pub use config::{Config, PanicPolicy};
 pub use ctx::Ctx;
 pub use event_loop::EventLoop;
-pub use handle::{Exited, LoopHandle};
+pub use handle::{Exited, LoopHandle, SendError};
 pub use handler::{AfterEof, Handler, Origin, Refusal};
 pub use id::{ConnId, TimerId};
 pub use stats::Stats;

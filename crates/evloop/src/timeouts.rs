@@ -1,5 +1,5 @@
-//! The loop's own deadlines per connection: idle input, stalled output,
-//! pending connects, and the application's connection timers.
+//! The loop's own deadlines per connection (idle, stalled output, pending
+//! connects) and the application's connection timers.
 //!
 //! Idle and write timeouts are kept lazily: a read or write only stamps the
 //! time, and the one timer per connection, when it comes due, compares the
@@ -7,6 +7,7 @@
 //! costs no timer work.
 
 use std::io;
+use std::time::Duration;
 
 use log::debug;
 
@@ -14,9 +15,13 @@ use crate::conn::{Closing, Phase};
 use crate::ctx::RunState;
 use crate::panic_guard::guard;
 use crate::timer::{deadline_after, TimerKind};
-use crate::{CloseReason, ConnId, EventLoop, Handler, TimerId};
+use crate::{CloseReason, ConnId, Ctx, EventLoop, Handler, TimerId};
 
 impl<H: Handler> EventLoop<H> {
+    /// Idle means no progress either way, bytes read or bytes written;
+    /// time spent with reading paused (by the application, or by
+    /// backpressure from a peer slow to read) does not count against the
+    /// peer.
     pub(crate) fn check_idle(&mut self, id: ConnId) {
         let now = self.cx.now;
         let Some(idle) = self.cx.config.idle_timeout else { return };
@@ -29,16 +34,34 @@ impl<H: Handler> EventLoop<H> {
             // output being flushed and the `Shutdown` reason with it.
             return;
         }
-        let quiet_until = deadline_after(conn.last_input, idle);
+        if conn.paused_by_app || conn.paused_by_output {
+            // The idle clock starts over when reading resumes, not from
+            // the last input before the pause.
+            conn.last_input = now;
+        }
+        let quiet_until = deadline_after(conn.last_progress(), idle);
         if now >= quiet_until {
-            debug!("{id}: no input for {idle:?}");
+            debug!("{id} ({}): no progress either way for {idle:?}", conn.peer);
             self.cx.close_with(id, Closing::Now(CloseReason::IdleTimeout));
         } else {
             let timer = self.cx.timers.insert(quiet_until, TimerKind::Idle(id));
-            self.cx.conns[id.index() as usize].deadline_timer = Some(timer);
+            self.cx.conns[id].deadline_timer = Some(timer);
         }
     }
 
+    /// Closes a connection whose queued output has not moved for the write
+    /// timeout.
+    ///
+    /// Linux signals a TCP socket writable only once its free send buffer
+    /// reaches half of what is queued (`sk_stream_is_writeable`), and
+    /// autotuning grows that buffer to megabytes: a peer reading slowly but
+    /// steadily can go longer than the timeout without a writable edge. So
+    /// before giving up the loop offers the socket more. A peer that reads
+    /// nothing still has the kernel take a few KB once (memory accounting
+    /// frees some), so one probe taken proves nothing: the loop checks
+    /// again a tenth of the timeout later, and only a second probe taken
+    /// counts as progress. A stalled peer closes at about 1.1 times the
+    /// setting.
     pub(crate) fn check_write_progress(&mut self, id: ConnId) {
         let now = self.cx.now;
         let Some(timeout) = self.cx.config.write_timeout else { return };
@@ -54,27 +77,37 @@ impl<H: Handler> EventLoop<H> {
             // clock starts over.
             conn.last_write_progress = now;
         }
-        if conn.phase == Phase::Open && now >= deadline_after(conn.last_write_progress, timeout) {
-            // Linux signals a TCP socket writable only once its free send
-            // buffer reaches half of what is queued (sk_stream_is_writeable),
-            // and autotuning grows that buffer to megabytes: a peer reading
-            // slowly but steadily can go longer than the timeout without a
-            // writable edge. Offer the socket more before giving up; if it
-            // takes any, the peer is reading. One write per timeout, only
-            // for connections that look stalled.
-            self.on_writable(id);
-        }
-        let Some(conn) = self.cx.live_conn(id) else { return };
-        if conn.output.is_empty() {
-            return;
-        }
-        let stalled_at = deadline_after(conn.last_write_progress, timeout);
+        let mut stalled_at = deadline_after(conn.last_write_progress, timeout);
         if now >= stalled_at {
-            debug!("{id}: {} bytes queued, no write progress for {timeout:?}", conn.output.len());
-            self.cx.close_with(id, Closing::Now(CloseReason::WriteTimeout));
-        } else {
-            let timer = self.cx.timers.insert(stalled_at, TimerKind::Write(id));
-            self.cx.conns[id.index() as usize].write_timer = Some(timer);
+            let stamp = conn.last_write_progress;
+            let probed_before = conn.write_probed;
+            let queued = conn.output.len();
+            conn.writable = true;
+            self.cx.write_out(id);
+            let Some(conn) = self.cx.live_conn(id) else { return };
+            let took = conn.output.len() < queued;
+            conn.last_write_progress = stamp;
+            if took && probed_before {
+                conn.last_write_progress = now;
+                conn.write_probed = false;
+                stalled_at = deadline_after(now, timeout);
+            } else if took {
+                conn.write_probed = true;
+                stalled_at = deadline_after(now, (timeout / 10).max(Duration::from_millis(1)));
+            } else if !conn.output.is_empty() {
+                debug!("{id} ({}): {} bytes queued, no write progress for {timeout:?}", conn.peer, conn.output.len());
+                self.cx.close_with(id, Closing::Now(CloseReason::WriteTimeout));
+                return;
+            }
+        }
+        let Ctx { conns, timers, .. } = &mut self.cx;
+        let conn = &mut conns[id];
+        // The probe's write may have armed a timer from its own stamp.
+        if let Some(armed) = conn.write_timer.take() {
+            timers.cancel(armed);
+        }
+        if !conn.output.is_empty() {
+            conn.write_timer = Some(timers.insert(stalled_at, TimerKind::Write(id)));
         }
     }
 
@@ -89,16 +122,42 @@ impl<H: Handler> EventLoop<H> {
         self.fail_connect(id, error);
     }
 
-    pub(crate) fn fire_conn_timer(&mut self, id: ConnId, timer: TimerId, key: u64) {
+    pub(crate) fn fire_conn_timer(&mut self, id: ConnId, timer: TimerId, key: u64, owner_slot: u32) {
         if self.cx.live_conn(id).is_none() {
             return;
         }
-        self.cx.forget_conn_timer(id, timer);
+        self.cx.forget_conn_timer(id, owner_slot);
         let EventLoop { cx, handler, states, .. } = self;
         let state = states[id.index() as usize].as_mut().expect("an open connection has application state");
         if guard(cx.config.panic_policy, "on_conn_timer", || handler.on_conn_timer(cx, id, state, timer, key)).is_none()
         {
             self.cx.close_with(id, Closing::Now(CloseReason::Panic));
+        }
+    }
+}
+
+impl Ctx {
+    /// Sets a timer owned by open connection `id`, remembering its place in
+    /// the connection's list.
+    pub(crate) fn insert_conn_timer(&mut self, id: ConnId, after: Duration, key: u64) -> TimerId {
+        let timer = self.timers.insert(deadline_after(self.now, after), TimerKind::App { key, owner: Some(id) });
+        let timers = &mut self.conns[id].app_timers;
+        self.timers.set_owner_slot(timer, timers.len() as u32);
+        timers.push(timer);
+        timer
+    }
+
+    /// Drops the timer at `slot` of `owner`'s list (it fired or was
+    /// cancelled): swap-remove, and tell the timer moved into its place.
+    pub(crate) fn forget_conn_timer(&mut self, owner: ConnId, slot: u32) {
+        let Some(conn) = self.live_conn(owner) else { return };
+        let slot = slot as usize;
+        if slot >= conn.app_timers.len() {
+            return;
+        }
+        conn.app_timers.swap_remove(slot);
+        if let Some(&moved) = conn.app_timers.get(slot) {
+            self.timers.set_owner_slot(moved, slot as u32);
         }
     }
 }

@@ -35,6 +35,8 @@ pub(crate) enum TimerKind {
     Write(ConnId),
     /// An outbound connect still pending times out.
     Connect(ConnId),
+    /// A lingering socket closes whatever its peer does.
+    Linger(ConnId),
     /// Accepting resumes after running out of file descriptors.
     AcceptBackoff,
     /// The graceful-shutdown flush deadline.
@@ -45,6 +47,18 @@ pub(crate) enum TimerKind {
 struct Entry {
     sequence: u64,
     kind: TimerKind,
+    /// For a connection's timer, its position in the connection's list of
+    /// timers, so removing it from there is O(1).
+    owner_slot: u32,
+}
+
+/// A timer that came due.
+#[derive(Debug)]
+pub(crate) struct Expired {
+    pub(crate) id: TimerId,
+    pub(crate) kind: TimerKind,
+    /// Its position in its connection's list of timers, for a connection's.
+    pub(crate) owner_slot: u32,
 }
 
 /// Heap order: earliest deadline first, then the order timers were set in.
@@ -63,7 +77,7 @@ impl Timers {
     pub(crate) fn insert(&mut self, deadline: Instant, kind: TimerKind) -> TimerId {
         let sequence = self.next_sequence;
         self.next_sequence += 1;
-        let index = self.live.insert(Entry { sequence, kind }) as u32;
+        let index = self.live.insert(Entry { sequence, kind, owner_slot: 0 }) as u32;
         self.heap.push(Reverse((deadline, sequence, index)));
         self.drop_stale_if_crowded();
         TimerId { index, sequence }
@@ -72,10 +86,25 @@ impl Timers {
     /// Cancels a timer. Returns what it was for, or `None` if it already
     /// fired or was cancelled.
     pub(crate) fn cancel(&mut self, id: TimerId) -> Option<TimerKind> {
+        self.remove(id).map(|(kind, _)| kind)
+    }
+
+    /// Cancels a timer, returning what it was for and its owner slot.
+    pub(crate) fn remove(&mut self, id: TimerId) -> Option<(TimerKind, u32)> {
         let index = id.index as usize;
         match self.live.get(index) {
-            Some(entry) if entry.sequence == id.sequence => Some(self.live.remove(index).kind),
+            Some(entry) if entry.sequence == id.sequence => {
+                let entry = self.live.remove(index);
+                Some((entry.kind, entry.owner_slot))
+            }
             _ => None,
+        }
+    }
+
+    /// Records where live timer `id` sits in its connection's list.
+    pub(crate) fn set_owner_slot(&mut self, id: TimerId, slot: u32) {
+        if let Some(entry) = self.live.get_mut(id.index as usize).filter(|e| e.sequence == id.sequence) {
+            entry.owner_slot = slot;
         }
     }
 
@@ -103,15 +132,15 @@ impl Timers {
     /// instead of looping forever in this one (ties in deadline fire in
     /// sequence order, so stopping at the first newer timer skips no older
     /// one that is due).
-    pub(crate) fn pop_expired(&mut self, now: Instant, set_before: u64) -> Option<(TimerId, TimerKind)> {
+    pub(crate) fn pop_expired(&mut self, now: Instant, set_before: u64) -> Option<Expired> {
         self.skip_stale();
         let &Reverse((deadline, sequence, index)) = self.heap.peek()?;
         if deadline > now || sequence >= set_before {
             return None;
         }
         self.heap.pop();
-        let kind = self.live.remove(index as usize).kind;
-        Some((TimerId { index, sequence }, kind))
+        let entry = self.live.remove(index as usize);
+        Some(Expired { id: TimerId { index, sequence }, kind: entry.kind, owner_slot: entry.owner_slot })
     }
 
     /// How many timers are pending.
@@ -155,7 +184,7 @@ mod tests {
     }
 
     fn fire_all(timers: &mut Timers, now: Instant) -> Vec<TimerKind> {
-        std::iter::from_fn(|| timers.pop_expired(now, u64::MAX).map(|(_, kind)| kind)).collect()
+        std::iter::from_fn(|| timers.pop_expired(now, u64::MAX).map(|expired| expired.kind)).collect()
     }
 
     #[test]
@@ -202,8 +231,8 @@ mod tests {
         timers.insert(now, app(1));
         let cutoff = timers.next_sequence();
         timers.insert(now, app(2));
-        assert_eq!(timers.pop_expired(now, cutoff).map(|(_, k)| k), Some(app(1)));
-        assert_eq!(timers.pop_expired(now, cutoff), None);
+        assert_eq!(timers.pop_expired(now, cutoff).map(|expired| expired.kind), Some(app(1)));
+        assert!(timers.pop_expired(now, cutoff).is_none());
         assert_eq!(fire_all(&mut timers, now), vec![app(2)]);
     }
 

@@ -1,0 +1,124 @@
+//! Output: sends are gathered per connection, and each connection that got
+//! output is written once per turn, just before the loop polls again
+//! (Redis's `handleClientsWithPendingWrites`); then what follows from
+//! output leaving the queue: resuming reads and `on_drain`, a deferred FIN,
+//! a deferred close.
+
+use log::{debug, info};
+
+use crate::conn::{Closing, Phase};
+use crate::timer::{deadline_after, TimerKind};
+use crate::{CloseReason, ConnId, Ctx};
+
+impl Ctx {
+    /// Appends `data` to `id`'s output (`id` known live and accepting
+    /// output), applying the limits, and puts `id` on the flush list.
+    pub(crate) fn queue_output(&mut self, id: ConnId, data: &[u8]) -> bool {
+        let high_watermark = self.config.high_watermark;
+        let conn = &mut self.conns[id];
+        let queued = conn.output.len() + data.len();
+        if queued > conn.max_output_bytes {
+            info!(
+                "{id} ({}): {queued} bytes of output queued, over its limit of {}: closing",
+                conn.peer, conn.max_output_bytes
+            );
+            self.close_with(id, Closing::Now(CloseReason::OutputLimit));
+            return false;
+        }
+        if conn.output.is_empty() {
+            // The write timeout measures a stall from here, not from the
+            // last time output moved, which may be long ago.
+            conn.last_write_progress = self.now;
+        }
+        conn.output.extend(data);
+        if queued > high_watermark {
+            conn.paused_by_output = true;
+        }
+        if !conn.flush_queued {
+            conn.flush_queued = true;
+            self.flush_queue.push(id);
+        }
+        true
+    }
+
+    /// Writes every connection that gathered output since the last flush:
+    /// one `write(2)` each, however many sends made it. A connection still
+    /// connecting is written once it opens.
+    pub(crate) fn flush_gathered(&mut self) {
+        let mut queue = std::mem::take(&mut self.flush_queue);
+        for &id in &queue {
+            let Some(conn) = self.conns.get_mut(id) else { continue };
+            conn.flush_queued = false;
+            if conn.phase == Phase::Open {
+                self.write_out(id);
+            }
+        }
+        queue.clear();
+        if self.flush_queue.is_empty() {
+            self.flush_queue = queue; // keep the allocation for the next turn
+        }
+    }
+
+    /// One write of `id`'s queued output (`id` known present), then what
+    /// follows from it.
+    pub(crate) fn write_out(&mut self, id: ConnId) {
+        let now = self.now;
+        let conn = &mut self.conns[id];
+        if matches!(conn.closing, Closing::Now(_)) {
+            return;
+        }
+        match conn.write_output(&mut self.stats, now) {
+            Ok(_) => self.after_output_progress(id),
+            Err(e) => {
+                debug!("{id} ({}): write failed: {e}", conn.peer);
+                self.close_with(id, Closing::Now(CloseReason::from_io_error(&e)));
+            }
+        }
+    }
+
+    /// Follows up on a write of `id`'s output: arms the write timeout while
+    /// output waits on the socket; resumes a connection paused at the high
+    /// watermark once it falls to the low one; sends the FIN or closes once
+    /// the queue is empty, if that was asked for.
+    pub(crate) fn after_output_progress(&mut self, id: ConnId) {
+        let low_watermark = self.config.low_watermark;
+        let write_timeout = self.config.write_timeout;
+        let conn = &mut self.conns[id];
+        if !conn.output.is_empty() && conn.write_timer.is_none() {
+            if let Some(timeout) = write_timeout {
+                let deadline = deadline_after(conn.last_write_progress, timeout);
+                conn.write_timer = Some(self.timers.insert(deadline, TimerKind::Write(id)));
+            }
+        }
+        if conn.paused_by_output && conn.output.len() <= low_watermark {
+            conn.paused_by_output = false;
+            conn.input_stalled = false;
+            self.drained.push(id);
+            self.schedule_read(id);
+        }
+        let conn = &mut self.conns[id];
+        if conn.output.is_empty() {
+            if conn.shutdown_pending {
+                self.finish_shutdown_write(id);
+            }
+            if matches!(self.conns[id].closing, Closing::AfterFlush(_)) {
+                self.closing.push(id);
+            }
+        }
+    }
+
+    /// Sends the FIN a `shutdown_write` asked for, now that output is flushed.
+    pub(crate) fn finish_shutdown_write(&mut self, id: ConnId) {
+        let conn = &mut self.conns[id];
+        conn.shutdown_pending = false;
+        if conn.write_closed {
+            return;
+        }
+        conn.write_closed = true;
+        match conn.stream.shutdown(std::net::Shutdown::Write) {
+            Ok(()) if conn.read_closed => self.close_with(id, Closing::Now(CloseReason::PeerClosed)),
+            Ok(()) => {}
+            Err(e) => self.close_with(id, Closing::Now(CloseReason::from_io_error(&e))),
+        }
+    }
+}
