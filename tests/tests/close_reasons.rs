@@ -146,3 +146,61 @@ fn on_close_fires_exactly_once_for_every_connection_opened() {
     assert_eq!(stats.closed_total(), 50);
     assert_eq!(stats.open, 0);
 }
+
+/// Keeps everything until it holds a whole "frame": a first line saying
+/// how many bytes follow. Raises its own input limit for a frame it
+/// accepts (`big` frames only when `raise` is set).
+struct Framed {
+    raise: bool,
+    closed: std::sync::mpsc::Sender<CloseReason>,
+}
+
+impl Handler for Framed {
+    type Conn = ();
+    type Message = ();
+
+    fn on_open(&mut self, _: &mut Ctx, _: ConnId, _: Origin) {}
+
+    fn on_data(&mut self, cx: &mut Ctx, id: ConnId, _: &mut (), data: &[u8]) -> usize {
+        let Some(end) = data.iter().position(|&b| b == b'\n') else { return 0 };
+        let length: usize = std::str::from_utf8(&data[..end]).unwrap().parse().unwrap();
+        if self.raise {
+            cx.set_max_input_bytes(id, end + 1 + length);
+        }
+        if data.len() < end + 1 + length {
+            return 0;
+        }
+        cx.send(id, b"got it\n");
+        end + 1 + length
+    }
+
+    fn on_close(&mut self, _: &mut Ctx, _: ConnId, _: (), reason: CloseReason) {
+        let _ = self.closed.send(reason);
+    }
+}
+
+#[test]
+fn a_connection_may_raise_its_own_input_limit_for_a_large_frame() {
+    let frame = |n: usize| [format!("{n}\n").into_bytes(), vec![b'v'; n]].concat();
+    let config = Config { max_input_bytes: 1024, ..test_config() };
+    let (closed, reasons) = std::sync::mpsc::channel();
+    let raising = Server::start(config.clone(), Framed { raise: true, closed });
+    let mut client = connect(raising.addr);
+    assert_eq!(round_trip_exact(&mut client, &frame(200_000), 7), b"got it\n", "a raised limit admits the frame");
+    drop(client);
+    assert_eq!(reasons.recv_timeout(evloop_tests::TIMEOUT).unwrap(), CloseReason::PeerClosed);
+
+    let (closed, reasons) = std::sync::mpsc::channel();
+    let keeping = Server::start(config, Framed { raise: false, closed });
+    let mut client = connect(keeping.addr);
+    let _ = client.write_all(&frame(200_000));
+    assert_eq!(reasons.recv_timeout(evloop_tests::TIMEOUT).unwrap(), CloseReason::InputLimit, "others keep the limit");
+}
+
+/// Sends `message`, reads back `reply_len` bytes.
+fn round_trip_exact(stream: &mut TcpStream, message: &[u8], reply_len: usize) -> Vec<u8> {
+    stream.write_all(message).unwrap();
+    let mut reply = vec![0; reply_len];
+    stream.read_exact(&mut reply).unwrap();
+    reply
+}

@@ -473,3 +473,40 @@ impl Handler for ConnectOnMessage {
         assert!(cx.shutdown_write(id), "shutdown_write while connecting");
     }
 }
+
+#[test]
+fn connect_past_max_connections_fails_with_resource_busy_and_while_stopping_with_connection_aborted() {
+    /// Once its one connection opens, tries another (past the limit), then
+    /// stops and tries again while stopping.
+    struct Tries {
+        target: SocketAddr,
+        outcomes: Vec<std::io::ErrorKind>,
+    }
+    impl Handler for Tries {
+        type Conn = ();
+        type Message = ();
+        fn on_open(&mut self, cx: &mut Ctx, _: ConnId, _: Origin) {
+            let at_capacity = cx.connect(self.target).expect_err("the one slot is taken");
+            self.outcomes.push(at_capacity.kind());
+            cx.stop();
+        }
+        fn on_data(&mut self, _: &mut Ctx, _: ConnId, _: &mut (), data: &[u8]) -> usize {
+            data.len()
+        }
+        fn on_stop(&mut self, cx: &mut Ctx) {
+            let stopping = cx.connect(self.target).expect_err("no connect while stopping");
+            self.outcomes.push(stopping.kind());
+        }
+    }
+    let target_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = target_listener.local_addr().unwrap();
+    let handler = Tries { target, outcomes: vec![] };
+    let mut el = EventLoop::new(Config { max_connections: 1, ..test_config() }, handler).expect("create the loop");
+    el.connect(target).expect("the first connect takes the one slot");
+    el.run().expect("the loop runs");
+    assert_eq!(
+        el.into_handler().outcomes,
+        vec![std::io::ErrorKind::ResourceBusy, std::io::ErrorKind::ConnectionAborted],
+        "at capacity and stopping each have their own kind"
+    );
+}

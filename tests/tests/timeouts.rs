@@ -311,3 +311,112 @@ fn an_idle_timeout_of_duration_max_means_never() {
     assert_eq!(events.close_reason(id), CloseReason::Shutdown);
     assert_eq!(stats.closed(CloseReason::IdleTimeout), 0);
 }
+
+#[test]
+fn a_peer_that_reads_nothing_is_closed_near_the_write_timeout() {
+    let write_timeout = Duration::from_millis(1000);
+    let config = Config { write_timeout: Some(write_timeout), max_output_bytes: 128 * 1024 * 1024, ..test_config() };
+    let (server, reports) = start_flooder(config);
+    let client = connect_with_small_receive_buffer(server.addr);
+    let (id, _) = next(&reports);
+    let queued_at = Instant::now();
+    assert_eq!(next(&reports), (id, Flood::Closed(CloseReason::WriteTimeout)));
+    let took = queued_at.elapsed();
+    assert!(
+        took < write_timeout * 3 / 2,
+        "closed {took:?} after the flood for a {write_timeout:?} write timeout: the probe counted as progress"
+    );
+    drop(client);
+}
+
+/// Streams `total` bytes in 64 KiB pieces, one more each time the output
+/// drains, then closes: a download paced by the reader.
+struct Download {
+    total: usize,
+    sent: usize,
+}
+
+impl Handler for Download {
+    type Conn = ();
+    type Message = ();
+
+    fn on_open(&mut self, cx: &mut Ctx, id: ConnId, _origin: Origin) {
+        self.on_drain(cx, id, &mut ());
+    }
+
+    fn on_data(&mut self, _cx: &mut Ctx, _id: ConnId, _conn: &mut (), data: &[u8]) -> usize {
+        data.len()
+    }
+
+    fn on_drain(&mut self, cx: &mut Ctx, id: ConnId, _conn: &mut ()) {
+        while self.sent < self.total && cx.is_writable(id) {
+            let piece = (self.total - self.sent).min(64 * 1024);
+            cx.send(id, &vec![b'd'; piece]);
+            self.sent += piece;
+        }
+        if self.sent == self.total {
+            cx.close(id);
+        }
+    }
+}
+
+#[test]
+fn a_download_longer_than_the_idle_timeout_is_not_cut() {
+    const TOTAL: usize = 16 * 1024 * 1024;
+    let idle = Duration::from_millis(300);
+    let server =
+        Server::start(Config { idle_timeout: Some(idle), ..test_config() }, Download { total: TOTAL, sent: 0 });
+    let started = Instant::now();
+    let mut client = connect_with_small_receive_buffer(server.addr);
+    let mut received = 0;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match client.read(&mut buf).expect("the download ends cleanly") {
+            0 => break,
+            n => received += n,
+        }
+        // A reader slower than the network: the download outlasts the
+        // idle timeout many times over, with every pause far shorter.
+        thread::sleep(Duration::from_millis(1));
+    }
+    assert!(started.elapsed() > 2 * idle, "the download must outlast the idle timeout to prove anything");
+    assert_eq!(received, TOTAL, "every byte of the download arrives");
+}
+
+/// Pauses reading as each connection opens and resumes it from a timer
+/// `pause` later; echoes once reading.
+struct PausedAtFirst {
+    pause: Duration,
+}
+
+impl Handler for PausedAtFirst {
+    type Conn = ();
+    type Message = ();
+
+    fn on_open(&mut self, cx: &mut Ctx, id: ConnId, _origin: Origin) {
+        cx.pause_read(id);
+        cx.set_conn_timer(id, self.pause, 0);
+    }
+
+    fn on_data(&mut self, cx: &mut Ctx, id: ConnId, _conn: &mut (), data: &[u8]) -> usize {
+        cx.send(id, data);
+        data.len()
+    }
+
+    fn on_conn_timer(&mut self, cx: &mut Ctx, id: ConnId, _conn: &mut (), _timer: evloop::TimerId, _key: u64) {
+        cx.resume_read(id);
+    }
+}
+
+#[test]
+fn time_with_reading_paused_is_not_idle() {
+    let idle = Duration::from_millis(200);
+    let config = Config { idle_timeout: Some(idle), ..test_config() };
+    let server = Server::start(config, PausedAtFirst { pause: idle * 4 });
+    let mut client = connect(server.addr);
+    assert_eq!(
+        round_trip(&mut client, b"waiting"),
+        b"waiting",
+        "a connection paused by the application for four idle timeouts is still served"
+    );
+}

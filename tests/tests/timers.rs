@@ -408,3 +408,51 @@ fn a_timer_set_for_duration_max_is_pending_and_never_fires() {
     });
     assert_eq!(timer_keys(&events_until_timer(&seen, 2)), vec![2], "the far timer fired, or setting it panicked");
 }
+
+/// Sets `count` timers on each connection as it opens, all due at once,
+/// cancels every other one, and reports the keys that fire.
+struct ManyTimers {
+    count: u64,
+    fired: Sender<u64>,
+    cancelled_ok: Sender<bool>,
+}
+
+impl Handler for ManyTimers {
+    type Conn = ();
+    type Message = ();
+
+    fn on_open(&mut self, cx: &mut Ctx, id: ConnId, _: Origin) {
+        let timers: Vec<TimerId> =
+            (0..self.count).map(|key| cx.set_conn_timer(id, Duration::from_millis(20), key).unwrap()).collect();
+        // Cancel in an order that moves entries around in the connection's
+        // list: from the front, so each cancel swaps the last one in.
+        for timer in timers.iter().step_by(2) {
+            let _ = self.cancelled_ok.send(cx.cancel_timer(*timer));
+        }
+        for timer in timers.iter().step_by(2) {
+            let _ = self.cancelled_ok.send(!cx.cancel_timer(*timer));
+        }
+    }
+
+    fn on_data(&mut self, _: &mut Ctx, _: ConnId, _: &mut (), data: &[u8]) -> usize {
+        data.len()
+    }
+
+    fn on_conn_timer(&mut self, _: &mut Ctx, _: ConnId, _: &mut (), _: TimerId, key: u64) {
+        let _ = self.fired.send(key);
+    }
+}
+
+#[test]
+fn cancelling_some_of_many_connection_timers_leaves_exactly_the_rest() {
+    const COUNT: u64 = 1_000;
+    let (fired, fires) = mpsc::channel();
+    let (cancelled_ok, cancels) = mpsc::channel();
+    let server = Server::start(test_config(), ManyTimers { count: COUNT, fired, cancelled_ok });
+    let _client = connect(server.addr);
+    let mut keys: Vec<u64> = (0..COUNT / 2).map(|_| fires.recv_timeout(TIMEOUT).expect("a timer fires")).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, (0..COUNT).filter(|key| key % 2 == 1).collect::<Vec<_>>(), "exactly the uncancelled fire");
+    assert!(cancels.try_iter().all(|ok| ok), "each cancel succeeds once and only once");
+    assert!(fires.recv_timeout(Duration::from_millis(50)).is_err(), "no cancelled timer fires");
+}

@@ -81,3 +81,37 @@ fn peers_that_reset_mid_write_close_alone() {
     let (_, stats) = server.stop();
     assert!(stats.closed(CloseReason::Reset) >= 1, "at least one write met the reset: {stats}");
 }
+
+/// Pauses reading on every connection as it opens, and never resumes.
+struct NeverReads {
+    recorder: Recorder,
+}
+
+impl Handler for NeverReads {
+    type Conn = ();
+    type Message = u64;
+
+    fn on_open(&mut self, cx: &mut Ctx, id: ConnId, origin: Origin) {
+        cx.pause_read(id);
+        self.recorder.on_open(cx, id, origin)
+    }
+
+    fn on_data(&mut self, _: &mut Ctx, _: ConnId, _: &mut (), data: &[u8]) -> usize {
+        data.len()
+    }
+
+    fn on_close(&mut self, cx: &mut Ctx, id: ConnId, conn: (), reason: CloseReason) {
+        self.recorder.on_close(cx, id, conn, reason)
+    }
+}
+
+#[test]
+fn a_reset_is_noticed_while_reading_is_paused() {
+    let (recorder, events) = Recorder::new();
+    let server = Server::start(test_config(), NeverReads { recorder });
+    let mut client = connect(server.addr);
+    let id = events.next_open();
+    client.write_all(b"unread").unwrap();
+    vanish(client);
+    assert_eq!(events.close_reason(id), CloseReason::Reset, "the reset closes the paused connection at once");
+}

@@ -218,7 +218,11 @@ impl Ctx {
     /// consumed none of it last time), then the socket is read. Returns
     /// `false` if `id` is stale.
     pub fn resume_read(&mut self, id: ConnId) -> bool {
+        let now = self.now;
         let Some(conn) = self.live_conn(id) else { return false };
+        if conn.paused_by_app {
+            conn.last_input = now;
+        }
         conn.paused_by_app = false;
         conn.input_stalled = false;
         self.schedule_read(id);

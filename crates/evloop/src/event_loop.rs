@@ -155,7 +155,15 @@ impl<H: Handler> EventLoop<H> {
     /// As [`Ctx::connect`].
     pub fn connect(&mut self, addr: SocketAddr) -> io::Result<ConnId> {
         self.cx.now = Instant::now();
+        self.ready_after_stop();
         self.cx.connect(addr)
+    }
+
+    /// A loop that stopped and let every connection go may run again.
+    fn ready_after_stop(&mut self) {
+        if self.cx.run_state == RunState::Draining && self.cx.conns.is_empty() {
+            self.cx.run_state = RunState::Running;
+        }
     }
 
     /// A handle other threads can use to send messages to the loop or stop
@@ -200,9 +208,7 @@ impl<H: Handler> EventLoop<H> {
     /// interrupted.
     pub fn run(&mut self) -> io::Result<()> {
         self.inbox.begin_run();
-        if self.cx.run_state == RunState::Draining && self.cx.conns.is_empty() {
-            self.cx.run_state = RunState::Running;
-        }
+        self.ready_after_stop();
         info!("event loop running");
         let result = loop {
             if let Err(e) = self.turn() {

@@ -92,6 +92,7 @@ impl Ctx {
         }
         if conn.paused_by_output && conn.output.len() <= low_watermark {
             conn.paused_by_output = false;
+            conn.last_input = self.now;
             conn.input_stalled = false;
             self.drained.push(id);
             self.schedule_read(id);
