@@ -106,10 +106,32 @@ pub trait Handler {
     /// that completed. Returns the connection's state.
     fn on_open(&mut self, cx: &mut Ctx, id: ConnId, origin: Origin) -> Self::Conn;
 
-    /// Bytes arrived. Returns how many of `data` were consumed; the rest is
-    /// kept and offered again, at the front of `data`, when more arrives
-    /// (bounded by [`Config::max_input_bytes`](crate::Config::max_input_bytes)).
-    /// A return larger than `data.len()` counts as `data.len()`.
+    /// Input arrived. Returns how many bytes of `data` were consumed (a
+    /// return larger than `data.len()` counts as `data.len()`); the rest is
+    /// kept, at the front of the next `data`, bounded by the connection's
+    /// [`Config::max_input_bytes`](crate::Config::max_input_bytes).
+    ///
+    /// # When unconsumed input is offered again
+    ///
+    /// A handler may stop early: after one request, when
+    /// [`Ctx::is_writable`] turns `false` (pipelined replies past the high
+    /// watermark), or after [`Ctx::pause_read`]. The loop then offers what
+    /// is left again, without waiting for new bytes:
+    ///
+    /// - at once (within the connection's read budget for the turn, else
+    ///   next turn) if this call consumed something: progress was made, so
+    ///   more may be;
+    /// - when reading resumes: [`Ctx::resume_read`], or queued output
+    ///   falling below [`Config::low_watermark`](crate::Config::low_watermark)
+    ///   after passing the high one;
+    /// - never while reading is paused, by the application or by output
+    ///   above the high watermark;
+    /// - never after a call that consumed nothing, until more bytes arrive
+    ///   (or reading resumes): a handler waiting for the rest of a frame is
+    ///   not called in a loop.
+    ///
+    /// What is still unconsumed at the peer's end of file goes to
+    /// [`on_eof`](Handler::on_eof).
     fn on_data(&mut self, cx: &mut Ctx, id: ConnId, conn: &mut Self::Conn, data: &[u8]) -> usize;
 
     /// The peer closed its side; no more data will arrive. `unconsumed` is
@@ -123,13 +145,17 @@ pub trait Handler {
     }
 
     /// Queued output fell below [`Config::low_watermark`](crate::Config::low_watermark)
-    /// after having passed the high watermark; reading has resumed.
+    /// after having passed the high watermark; reading has resumed. The
+    /// place to produce the next piece of a large reply or a download.
     fn on_drain(&mut self, cx: &mut Ctx, id: ConnId, conn: &mut Self::Conn) {
         let _ = (cx, id, conn);
     }
 
     /// The connection closed, for `reason`; its state is handed back. The id
-    /// is already stale: sending to it does nothing.
+    /// is already stale: sending to it does nothing. After a graceful close
+    /// the socket may linger a little longer (see
+    /// [`Config::linger_timeout`](crate::Config::linger_timeout)), invisible
+    /// to the application.
     fn on_close(&mut self, cx: &mut Ctx, id: ConnId, conn: Self::Conn, reason: CloseReason) {
         let _ = (cx, id, conn, reason);
     }

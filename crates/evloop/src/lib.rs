@@ -37,32 +37,63 @@
 //!
 //! # Connections
 //!
-//! Each connection has a [`ConnId`]: a slab index and a generation. When
-//! the connection closes the id goes stale for good; a stale id passed to
-//! [`Ctx`] does nothing and returns `false` or `None`, even after the slot
-//! is reused by another connection. [`Handler::on_open`] returns the
-//! application's state for the connection, which the loop keeps beside it
-//! and passes to every callback about it. [`Handler::on_close`] fires
-//! exactly once for every connection `on_open` saw, with a [`CloseReason`].
+//! Each connection has a [`ConnId`]: a slab index and a generation of that
+//! slot. When the connection closes the id goes stale for good; a stale id
+//! passed to [`Ctx`] does nothing and returns `false` or `None`, even after
+//! the slot is reused (a slot whose 2^32 generations are used up is retired,
+//! never wrapped). [`Handler::on_open`] returns the application's state for
+//! the connection, which the loop keeps beside it and passes to every
+//! callback about it. [`Handler::on_close`] fires exactly once for every
+//! connection `on_open` saw, with a [`CloseReason`].
+//!
+//! # Input
 //!
 //! Reads land in one loop-wide buffer and go straight to
 //! [`Handler::on_data`], which returns how many bytes it consumed; only the
 //! rest is copied into a buffer of the connection's own, allocated on
-//! demand and freed once consumed. Writes go straight to the socket when
-//! nothing is queued. An idle connection holds a slab slot and a socket,
-//! no buffers.
+//! demand and freed once consumed. What is left is offered again without
+//! new bytes whenever the handler made progress, or reading resumes (the
+//! rule is in [`Handler::on_data`]'s docs), so a handler may serve one
+//! request per call or stop when its output backs up. An idle connection
+//! holds a slab slot and a socket, no buffers.
+//!
+//! # Output
+//!
+//! [`Ctx::send`] appends to the connection's output; the loop writes each
+//! connection that got output once per turn, just before it polls again,
+//! however many sends made it (Redis's `handleClientsWithPendingWrites`).
+//! Sixteen pipelined requests answered with sixteen sends cost one
+//! `write(2)`; a broadcast to a thousand connections costs one write each.
 //!
 //! # Backpressure
 //!
-//! Output the socket will not take is queued. Past
-//! [`Config::high_watermark`] the loop stops reading from that connection;
-//! below [`Config::low_watermark`] it resumes and [`Handler::on_drain`]
-//! fires. Past [`Config::max_output_bytes`] the connection closes with
+//! Output the socket will not take stays queued. Past
+//! [`Config::high_watermark`] the loop stops reading from that connection,
+//! and stops offering it buffered input; [`Ctx::is_writable`] (Netty's
+//! `isWritable`) turns `false`, which is a pipelining handler's cue to stop
+//! and return. Below [`Config::low_watermark`] reading resumes and
+//! [`Handler::on_drain`] fires. So a client pipelining requests for far
+//! more than [`Config::max_output_bytes`] is served in full with the memory
+//! for it near the high watermark; past `max_output_bytes` (what a single
+//! callback queued) the connection closes with
 //! [`CloseReason::OutputLimit`], and a peer that stops reading altogether
-//! is closed after [`Config::write_timeout`]. Input is bounded the same
-//! way by [`Config::max_input_bytes`], and one connection reads at most
-//! [`Config::read_budget_bytes`] per turn so a flood cannot starve the
-//! others.
+//! is closed after [`Config::write_timeout`]. Input is bounded by
+//! [`Config::max_input_bytes`] (per connection, see
+//! [`Ctx::set_max_input_bytes`]), and one connection gets at most
+//! [`Config::read_budget_bytes`] (plus one read) per turn, so a flood
+//! cannot starve the others.
+//!
+//! # Closing
+//!
+//! [`Ctx::close`], an end of file from the peer, and stopping the loop
+//! close gracefully: queued output is flushed, then FIN; where the peer may
+//! still be sending, the socket lingers, reading and dropping its input
+//! until its end of file or [`Config::linger_timeout`], because closing
+//! with unread input makes the kernel reset the connection and the peer
+//! lose what it had not read. [`Ctx::abort`], timeouts, limits and panics
+//! close abortively, with a reset (RST), so the peer cannot take a
+//! truncated stream for a complete one. Idle means no progress either
+//! way; time with reading paused does not count.
 //!
 //! # Timers
 //!
@@ -100,10 +131,17 @@
 //! [`CloseReason::Panic`] and is logged; the loop serves everyone else.
 //! [`Config::panic_policy`] can make it abort instead.
 //!
+//! # Features
+//!
+//! - `signals` (off by default): `EventLoop::stop_on_signals`, through
+//!   `signal-hook-mio`. Build the docs with `cargo doc -p evloop
+//!   --all-features` to see it.
+//!
 //! [mio]: https://docs.rs/mio
 //! [slab]: https://docs.rs/slab
 #![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 // A `Token` holds a connection's slot index and generation, 32 bits each.
 #[cfg(not(target_pointer_width = "64"))]

@@ -58,6 +58,7 @@ impl<H: Handler> EventLoop<H> {
     /// el.run()
     /// # }
     /// ```
+    #[cfg_attr(docsrs, doc(cfg(feature = "signals")))]
     pub fn stop_on_signals(&mut self) -> io::Result<()> {
         if self.signals.is_some() {
             return Ok(());
