@@ -302,3 +302,34 @@ fn load_mode_fails_when_connects_are_refused() {
     assert!(stdout.contains(&format!("FAILED:   5 connects: connection refused: {addr}")), "report:\n{stdout}");
     assert!(stdout.contains("connect:  0/5 connected"), "report:\n{stdout}");
 }
+
+#[test]
+fn a_host_name_is_resolved_and_reaches_the_server() {
+    let server = Server::start(Echo);
+    let target = format!("localhost:{}", server.addr.port());
+    let run = run_client(&[&target], Stdin::Ends(b"by name\n"));
+    assert!(run.status.success(), "`client {target}`: exit {:?}, stderr: {}", run.status, run.stderr);
+    assert_eq!(String::from_utf8_lossy(&run.stdout), "by name\n");
+}
+
+#[test]
+fn load_mode_takes_a_host_name_too() {
+    let server = Server::start(Echo);
+    let target = format!("localhost:{}", server.addr.port());
+    let run = run_client(&["--connections", "3", "--messages", "5", &target], Stdin::StaysOpen(b""));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "exit {:?}\nstdout:\n{stdout}\nstderr: {}", run.status, run.stderr);
+    assert!(stdout.contains(&format!("against {}", server.addr)), "the report names the resolved address:\n{stdout}");
+}
+
+#[test]
+fn a_bad_port_is_rejected_before_connecting() {
+    let run = run_client(&["localhost:notaport"], Stdin::StaysOpen(b""));
+    assert!(!run.status.success(), "a bad port must fail");
+    assert!(
+        run.stderr.contains("cannot resolve \"localhost:notaport\": invalid port value"),
+        "stderr should name the input and the problem: {}",
+        run.stderr
+    );
+    assert!(run.stdout.is_empty());
+}
