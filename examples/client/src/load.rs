@@ -90,6 +90,9 @@ struct Load {
     mismatched_bytes: u64,
     first_mismatch: Option<Mismatch>,
     connect_failures: Vec<String>,
+    /// Opened, then closed by the server before any reply: turned away,
+    /// as a server at its connection limit does (evloop accepts and closes).
+    refused: usize,
     closed_early: Vec<String>,
     /// The message being sent, and the one an echo is compared with.
     outgoing: Vec<u8>,
@@ -117,6 +120,7 @@ impl Load {
             mismatched_bytes: 0,
             first_mismatch: None,
             connect_failures: Vec::new(),
+            refused: 0,
             closed_early: Vec::new(),
             outgoing: vec![0; spec.size],
             expected: vec![0; spec.size],
@@ -180,7 +184,7 @@ impl Load {
             connections: self.spec.connections,
             messages_per_connection: self.spec.messages,
             size: self.spec.size,
-            connected: self.opened as usize,
+            opened: self.opened as usize,
             connect_ns: self.connect_ns,
             echoed_messages: self.echoed_messages,
             elapsed,
@@ -189,6 +193,7 @@ impl Load {
             mismatched_bytes: self.mismatched_bytes,
             first_mismatch: self.first_mismatch,
             connect_failures: self.connect_failures,
+            refused: self.refused,
             closed_early: self.closed_early,
         }
     }
@@ -237,7 +242,12 @@ impl Handler for Load {
     }
 
     fn on_close(&mut self, cx: &mut Ctx, _id: ConnId, conn: LoadConn, reason: CloseReason) {
-        if !conn.done {
+        let nothing_echoed = conn.message == 0 && conn.received == 0;
+        if !conn.done && nothing_echoed && matches!(reason, CloseReason::PeerClosed | CloseReason::Reset) {
+            // End of file, or a reset if our first message reached the
+            // socket before the server closed it unread.
+            self.refused += 1;
+        } else if !conn.done {
             self.closed_early.push(format!(
                 "connection {} closed after {} of {} messages: {reason}",
                 conn.number, conn.message, self.spec.messages

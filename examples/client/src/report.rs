@@ -28,7 +28,8 @@ pub(crate) struct Report {
     pub(crate) connections: usize,
     pub(crate) messages_per_connection: u32,
     pub(crate) size: usize,
-    pub(crate) connected: usize,
+    /// Connects that succeeded (`on_open`), refused ones included.
+    pub(crate) opened: usize,
     /// From the start of the run to each `on_open`, in nanoseconds.
     pub(crate) connect_ns: Histogram<u64>,
     pub(crate) echoed_messages: u64,
@@ -40,6 +41,8 @@ pub(crate) struct Report {
     pub(crate) mismatched_bytes: u64,
     pub(crate) first_mismatch: Option<Mismatch>,
     pub(crate) connect_failures: Vec<String>,
+    /// Opened connections the server closed before any reply.
+    pub(crate) refused: usize,
     pub(crate) closed_early: Vec<String>,
 }
 
@@ -47,24 +50,30 @@ impl Report {
     /// Every connection opened and echoed every message, every byte intact.
     pub(crate) fn passed(&self) -> bool {
         self.connect_failures.is_empty()
+            && self.refused == 0
             && self.closed_early.is_empty()
             && self.mismatched_bytes == 0
             && self.echoed_messages == self.connections as u64 * u64::from(self.messages_per_connection)
     }
 
     fn write_connects(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "connect:  {}/{} connected", self.connected, self.connections)?;
-        if self.connect_ns.is_empty() {
-            return writeln!(f);
+        write!(f, "connect:  {}/{} connected", self.opened - self.refused, self.connections)?;
+        if !self.connect_ns.is_empty() {
+            write!(
+                f,
+                " in {} (time to open: p50 {}, p99 {}, max {})",
+                duration(self.connect_ns.max()),
+                duration(self.connect_ns.value_at_quantile(0.5)),
+                duration(self.connect_ns.value_at_quantile(0.99)),
+                duration(self.connect_ns.max()),
+            )?;
         }
-        writeln!(
-            f,
-            " in {} (time to open: p50 {}, p99 {}, max {})",
-            duration(self.connect_ns.max()),
-            duration(self.connect_ns.value_at_quantile(0.5)),
-            duration(self.connect_ns.value_at_quantile(0.99)),
-            duration(self.connect_ns.max()),
-        )
+        if self.refused > 0 {
+            // The handshake succeeded (the kernel completes it for the
+            // backlog), so only the server's close tells the refusal.
+            write!(f, "; {} refused by the server (closed before any reply: at its connection limit?)", self.refused)?;
+        }
+        writeln!(f)
     }
 
     fn write_throughput(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -22,11 +22,19 @@ struct Server<M: Send + 'static> {
     thread: Option<JoinHandle<()>>,
 }
 
+/// The servers' configuration: no timeouts to end a test early.
+fn server_config() -> Config {
+    Config { idle_timeout: None, write_timeout: None, ..Config::default() }
+}
+
 impl<M: Send + 'static> Server<M> {
     fn start<H: Handler<Message = M> + Send + 'static>(handler: H) -> Server<M> {
+        Server::start_with(server_config(), handler)
+    }
+
+    fn start_with<H: Handler<Message = M> + Send + 'static>(config: Config, handler: H) -> Server<M> {
         let (ready_tx, ready_rx) = mpsc::channel();
         let thread = thread::spawn(move || {
-            let config = Config { idle_timeout: None, write_timeout: None, ..Config::default() };
             let mut el = EventLoop::new(config, handler).expect("create the server loop");
             let addr = el.listen((Ipv4Addr::LOCALHOST, 0).into()).expect("listen on 127.0.0.1:0");
             ready_tx.send((addr, el.handle())).unwrap();
@@ -332,4 +340,23 @@ fn a_bad_port_is_rejected_before_connecting() {
         run.stderr
     );
     assert!(run.stdout.is_empty());
+}
+
+#[test]
+fn connections_past_the_servers_limit_are_reported_as_refused() {
+    // What `echo --max-connections 5` runs: past 5 open connections evloop
+    // accepts and closes at once.
+    let config = Config { max_connections: 5, ..server_config() };
+    let server = Server::start_with(config, Echo);
+    let args = ["--connections", "8", "--messages", "100", &server.addr.to_string()];
+    let run = run_client(&args, Stdin::StaysOpen(b""));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(!run.status.success(), "refused connections must fail the run:\n{stdout}");
+    assert!(stdout.contains("connect:  5/8 connected in "), "5 served:\n{stdout}");
+    assert!(
+        stdout.contains("; 3 refused by the server (closed before any reply: at its connection limit?)\n"),
+        "3 refused, said once on the connect line:\n{stdout}"
+    );
+    assert!(stdout.contains("echo:     500 messages"), "the 5 served ones echo everything:\n{stdout}");
+    assert!(!stdout.contains("closed before echoing"), "a refusal is not a lost connection:\n{stdout}");
 }
