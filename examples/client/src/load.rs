@@ -11,6 +11,7 @@ use evloop::{CloseReason, Config, ConnId, Ctx, EventLoop, Handler, Origin};
 use hdrhistogram::Histogram;
 
 use crate::connect_failure;
+use crate::fd_limit;
 use crate::payload::Stream;
 use crate::report::{Mismatch, Report};
 
@@ -34,8 +35,11 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 ///
 /// # Errors
 ///
-/// If the event loop cannot be created or run.
+/// If the event loop cannot be created or run, or the process runs out of
+/// file descriptors before every connection is opened (the error says how
+/// many opened, the limit, and how to raise it).
 pub(crate) fn run(spec: LoadSpec) -> io::Result<ExitCode> {
+    fd_limit::raise()?;
     let config = Config {
         connect_timeout: spec.connect_timeout,
         max_connections: spec.connections,
@@ -43,14 +47,21 @@ pub(crate) fn run(spec: LoadSpec) -> io::Result<ExitCode> {
         ..Config::default()
     };
     let mut el = EventLoop::new(config, Load::new(spec))?;
+    // Before the connects: the signal pipe needs descriptors too.
+    crate::stop_on_signals(el.handle())?;
     // All at once: every connect is pending before the loop runs.
-    for _ in 0..spec.connections {
-        if let Err(e) = el.connect(spec.addr) {
-            el.handler_mut().connect_failed(&e);
+    for opened in 0..spec.connections {
+        match el.connect(spec.addr) {
+            Ok(_) => {}
+            // Every further connect would fail alike, and a run with fewer
+            // connections than asked for would measure something else.
+            Err(e) if fd_limit::is_exhausted(&e) => {
+                return Err(io::Error::other(fd_limit::explain_exhaustion(opened, spec.connections)?));
+            }
+            Err(e) => el.handler_mut().connect_failed(&e),
         }
     }
     if !el.handler().all_finished() {
-        crate::stop_on_signals(el.handle())?;
         el.run()?;
     }
     let report = el.into_handler().into_report();

@@ -16,6 +16,7 @@
 //! life, and `RUST_LOG=info` the loop's final stats.
 
 mod connect_failure;
+mod fd_limit;
 mod interactive;
 mod load;
 mod payload;
