@@ -140,13 +140,18 @@ fn render_ratios(out: &mut String, summaries: &[Summary]) {
             .iter()
             .find(|s| s.point.server == server && s.point.mode == mode && s.point.connections == connections)
     };
-    let peers = [Server::TokioCt, Server::Threaded, Server::Mio];
+    let peers = [Server::TokioCt, Server::Threaded, Server::Mio, Server::CEpoll];
     let _ =
         writeln!(out, "## ratios evloop/peer (msg/s: higher is better for evloop; cpu/msg and p99: lower is better)");
     let _ = writeln!(
         out,
-        "{:<9} {:>6}  {:>22}  {:>22}  {:>22}",
-        "mode", "conns", "vs tokio-ct thr/cpu/p99", "vs threaded thr/cpu/p99", "vs mio thr/cpu/p99"
+        "{:<9} {:>6}  {:>22}  {:>22}  {:>22}  {:>22}",
+        "mode",
+        "conns",
+        "vs tokio-ct thr/cpu/p99",
+        "vs threaded thr/cpu/p99",
+        "vs mio thr/cpu/p99",
+        "vs c-epoll thr/cpu/p99"
     );
     for s in summaries.iter().filter(|s| s.point.server == Server::Evloop) {
         let _ = write!(out, "{:<9} {:>6}", s.point.mode.name(), s.point.connections);
