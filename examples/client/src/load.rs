@@ -50,9 +50,10 @@ pub(crate) fn run(spec: LoadSpec) -> io::Result<ExitCode> {
     // Before the connects: the signal pipe needs descriptors too.
     crate::stop_on_signals(el.handle())?;
     // All at once: every connect is pending before the loop runs.
-    for opened in 0..spec.connections {
+    let mut opened = 0;
+    for _ in 0..spec.connections {
         match el.connect(spec.addr) {
-            Ok(_) => {}
+            Ok(_) => opened += 1,
             // Every further connect would fail alike, and a run with fewer
             // connections than asked for would measure something else.
             Err(e) if fd_limit::is_exhausted(&e) => {
