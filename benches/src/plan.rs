@@ -77,6 +77,9 @@ pub(crate) struct Plan {
     pub(crate) noisy_retries: usize,
     /// CPUs to pin the server and the load generator to, when there are two.
     pub(crate) cpus: Option<Cpus>,
+    /// A smoke run (`--quick`): checks that everything runs and measures,
+    /// too short and too few runs to judge the goals by.
+    pub(crate) smoke: bool,
 }
 
 /// The two CPUs the run is split over.

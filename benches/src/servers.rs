@@ -33,12 +33,14 @@ pub(crate) enum Server {
     Threaded,
     /// Raw mio, no framework: the floor.
     Mio,
+    /// Raw epoll in C (`benches/c/epoll_echo.c`): the floor under the floor.
+    CEpoll,
 }
 
 impl Server {
     /// Every server, in report order.
-    pub(crate) const ALL: [Server; 5] =
-        [Server::Evloop, Server::TokioCt, Server::TokioMt, Server::Threaded, Server::Mio];
+    pub(crate) const ALL: [Server; 6] =
+        [Server::Evloop, Server::TokioCt, Server::TokioMt, Server::Threaded, Server::Mio, Server::CEpoll];
 
     /// Short name used in tables, CSV and file names.
     pub(crate) fn name(self) -> &'static str {
@@ -48,17 +50,24 @@ impl Server {
             Server::TokioMt => "tokio-mt",
             Server::Threaded => "threaded",
             Server::Mio => "mio",
+            Server::CEpoll => "c-epoll",
         }
     }
 
-    /// The binary that runs it.
-    fn binary(self) -> &'static str {
+    /// The binary that runs it, in the runner's own directory.
+    pub(crate) fn binary(self) -> &'static str {
         match self {
             Server::Evloop => "echo",
             Server::TokioCt | Server::TokioMt => "tokio_echo",
             Server::Threaded => "threaded",
             Server::Mio => "mio_echo",
+            Server::CEpoll => "c_epoll_echo",
         }
+    }
+
+    /// Whether cargo builds its binary (the C floor is built by `c_floor`).
+    fn built_by_cargo(self) -> bool {
+        self != Server::CEpoll
     }
 
     /// Arguments besides `--listen`.
@@ -71,7 +80,7 @@ impl Server {
             Server::TokioCt => &["--runtime", "current-thread"],
             Server::TokioMt => &["--runtime", "multi-thread"],
             Server::Threaded => &["--stack-kib", "64"],
-            Server::Mio => &[],
+            Server::Mio | Server::CEpoll => &[],
         }
     }
 }
@@ -136,9 +145,15 @@ impl Binaries {
         }
     }
 
+    /// The directory the binaries are in.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     fn missing(&self) -> Vec<&'static str> {
         let mut missing: Vec<_> = Server::ALL
             .iter()
+            .filter(|server| server.built_by_cargo())
             .map(|server| server.binary())
             .filter(|binary| !self.dir.join(binary).is_file())
             .collect();

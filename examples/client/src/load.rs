@@ -11,6 +11,7 @@ use evloop::{CloseReason, Config, ConnId, Ctx, EventLoop, Handler, Origin};
 use hdrhistogram::Histogram;
 
 use crate::connect_failure;
+use crate::fd_limit;
 use crate::payload::Stream;
 use crate::report::{Mismatch, Report};
 
@@ -34,8 +35,11 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 ///
 /// # Errors
 ///
-/// If the event loop cannot be created or run.
+/// If the event loop cannot be created or run, or the process runs out of
+/// file descriptors before every connection is opened (the error says how
+/// many opened, the limit, and how to raise it).
 pub(crate) fn run(spec: LoadSpec) -> io::Result<ExitCode> {
+    fd_limit::raise()?;
     let config = Config {
         connect_timeout: spec.connect_timeout,
         max_connections: spec.connections,
@@ -43,14 +47,22 @@ pub(crate) fn run(spec: LoadSpec) -> io::Result<ExitCode> {
         ..Config::default()
     };
     let mut el = EventLoop::new(config, Load::new(spec))?;
+    // Before the connects: the signal pipe needs descriptors too.
+    crate::stop_on_signals(el.handle())?;
     // All at once: every connect is pending before the loop runs.
+    let mut opened = 0;
     for _ in 0..spec.connections {
-        if let Err(e) = el.connect(spec.addr) {
-            el.handler_mut().connect_failed(&e);
+        match el.connect(spec.addr) {
+            Ok(_) => opened += 1,
+            // Every further connect would fail alike, and a run with fewer
+            // connections than asked for would measure something else.
+            Err(e) if fd_limit::is_exhausted(&e) => {
+                return Err(io::Error::other(fd_limit::explain_exhaustion(opened, spec.connections)?));
+            }
+            Err(e) => el.handler_mut().connect_failed(&e),
         }
     }
     if !el.handler().all_finished() {
-        crate::stop_on_signals(el.handle())?;
         el.run()?;
     }
     let report = el.into_handler().into_report();
@@ -90,6 +102,9 @@ struct Load {
     mismatched_bytes: u64,
     first_mismatch: Option<Mismatch>,
     connect_failures: Vec<String>,
+    /// Opened, then closed by the server before any reply: turned away,
+    /// as a server at its connection limit does (evloop accepts and closes).
+    refused: usize,
     closed_early: Vec<String>,
     /// The message being sent, and the one an echo is compared with.
     outgoing: Vec<u8>,
@@ -117,6 +132,7 @@ impl Load {
             mismatched_bytes: 0,
             first_mismatch: None,
             connect_failures: Vec::new(),
+            refused: 0,
             closed_early: Vec::new(),
             outgoing: vec![0; spec.size],
             expected: vec![0; spec.size],
@@ -180,7 +196,7 @@ impl Load {
             connections: self.spec.connections,
             messages_per_connection: self.spec.messages,
             size: self.spec.size,
-            connected: self.opened as usize,
+            opened: self.opened as usize,
             connect_ns: self.connect_ns,
             echoed_messages: self.echoed_messages,
             elapsed,
@@ -189,6 +205,7 @@ impl Load {
             mismatched_bytes: self.mismatched_bytes,
             first_mismatch: self.first_mismatch,
             connect_failures: self.connect_failures,
+            refused: self.refused,
             closed_early: self.closed_early,
         }
     }
@@ -237,7 +254,12 @@ impl Handler for Load {
     }
 
     fn on_close(&mut self, cx: &mut Ctx, _id: ConnId, conn: LoadConn, reason: CloseReason) {
-        if !conn.done {
+        let nothing_echoed = conn.message == 0 && conn.received == 0;
+        if !conn.done && nothing_echoed && matches!(reason, CloseReason::PeerClosed | CloseReason::Reset) {
+            // End of file, or a reset if our first message reached the
+            // socket before the server closed it unread.
+            self.refused += 1;
+        } else if !conn.done {
             self.closed_early.push(format!(
                 "connection {} closed after {} of {} messages: {reason}",
                 conn.number, conn.message, self.spec.messages

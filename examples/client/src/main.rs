@@ -4,6 +4,7 @@
 //! ```text
 //! cargo run --release -p echo                        # an echo server on 127.0.0.1:7878
 //! cargo run --release -p client                      # type lines, get them back; Ctrl-D half-closes
+//! cargo run --release -p client -- localhost         # the same: a host name, port 7878 by default
 //! printf 'hi\n' | cargo run --release -p client      # prints hi, exits 0 once the server closes
 //! cargo run --release -p client -- 127.0.0.1:1       # "connection refused: 127.0.0.1:1", exit 1
 //! cargo run --release -p client -- --connections 1000 --messages 100 --size 512 127.0.0.1:7878
@@ -15,10 +16,12 @@
 //! life, and `RUST_LOG=info` the loop's final stats.
 
 mod connect_failure;
+mod fd_limit;
 mod interactive;
 mod load;
 mod payload;
 mod report;
+mod server_addr;
 mod stdin_feed;
 
 use std::io;
@@ -38,8 +41,9 @@ use crate::load::LoadSpec;
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
-    /// Server address.
-    #[arg(default_value = "127.0.0.1:7878")]
+    /// Server: HOST:PORT, HOST (port 7878) or an IP address, e.g. localhost,
+    /// localhost:7878, 127.0.0.1, [::1]:7878. A name is resolved once, at start.
+    #[arg(default_value = "127.0.0.1:7878", value_parser = server_addr::resolve)]
     addr: SocketAddr,
     /// Give up on a connect still pending after this many seconds.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]

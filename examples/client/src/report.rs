@@ -28,7 +28,8 @@ pub(crate) struct Report {
     pub(crate) connections: usize,
     pub(crate) messages_per_connection: u32,
     pub(crate) size: usize,
-    pub(crate) connected: usize,
+    /// Connects that succeeded (`on_open`), refused ones included.
+    pub(crate) opened: usize,
     /// From the start of the run to each `on_open`, in nanoseconds.
     pub(crate) connect_ns: Histogram<u64>,
     pub(crate) echoed_messages: u64,
@@ -40,6 +41,8 @@ pub(crate) struct Report {
     pub(crate) mismatched_bytes: u64,
     pub(crate) first_mismatch: Option<Mismatch>,
     pub(crate) connect_failures: Vec<String>,
+    /// Opened connections the server closed before any reply.
+    pub(crate) refused: usize,
     pub(crate) closed_early: Vec<String>,
 }
 
@@ -47,25 +50,30 @@ impl Report {
     /// Every connection opened and echoed every message, every byte intact.
     pub(crate) fn passed(&self) -> bool {
         self.connect_failures.is_empty()
+            && self.refused == 0
             && self.closed_early.is_empty()
             && self.mismatched_bytes == 0
             && self.echoed_messages == self.connections as u64 * u64::from(self.messages_per_connection)
     }
 
     fn write_connects(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "connect:  {}/{} connected", self.connected, self.connections)?;
-        if self.connect_ns.is_empty() {
-            return writeln!(f);
+        write!(f, "connect:  {}/{} connected", self.opened - self.refused, self.connections)?;
+        if !self.connect_ns.is_empty() {
+            write!(
+                f,
+                " in {} (time to open: p50 {}, p99 {}, max {})",
+                duration(self.connect_ns.max()),
+                duration(self.connect_ns.value_at_quantile(0.5)),
+                duration(self.connect_ns.value_at_quantile(0.99)),
+                duration(self.connect_ns.max()),
+            )?;
         }
-        let ms = |ns: u64| ns as f64 / 1e6;
-        writeln!(
-            f,
-            " in {:.1} ms (time to open: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms)",
-            ms(self.connect_ns.max()),
-            ms(self.connect_ns.value_at_quantile(0.5)),
-            ms(self.connect_ns.value_at_quantile(0.99)),
-            ms(self.connect_ns.max()),
-        )
+        if self.refused > 0 {
+            // The handshake succeeded (the kernel completes it for the
+            // backlog), so only the server's close tells the refusal.
+            write!(f, "; {} refused by the server (closed before any reply: at its connection limit?)", self.refused)?;
+        }
+        writeln!(f)
     }
 
     fn write_throughput(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -87,16 +95,15 @@ impl Report {
         if self.latency_ns.is_empty() {
             return writeln!(f, "latency:  no message echoed");
         }
-        let us = |ns: u64| ns as f64 / 1e3;
-        let at = |q: f64| us(self.latency_ns.value_at_quantile(q));
+        let at = |q: f64| duration(self.latency_ns.value_at_quantile(q));
         writeln!(
             f,
-            "latency:  p50 {:.1} us, p90 {:.1} us, p99 {:.1} us, p99.9 {:.1} us, max {:.1} us",
+            "latency:  p50 {}, p90 {}, p99 {}, p99.9 {}, max {}",
             at(0.5),
             at(0.9),
             at(0.99),
             at(0.999),
-            us(self.latency_ns.max())
+            duration(self.latency_ns.max())
         )
     }
 
@@ -145,5 +152,65 @@ impl fmt::Display for Report {
         self.write_latency(f)?;
         self.write_verification(f)?;
         self.write_failures(f)
+    }
+}
+
+/// A duration in nanoseconds as a person reads it: three significant
+/// digits in the largest unit that keeps the number at 1 or more (`850 ns`,
+/// `8.50 µs`, `11.4 ms`, `1.20 s`). Connect times and latencies share it, so
+/// a glance compares them.
+fn duration(ns: u64) -> String {
+    if ns < 1_000 {
+        return format!("{ns} ns");
+    }
+    let mut value = ns as f64 / 1e3;
+    for unit in ["µs", "ms"] {
+        // Judged as it will be rounded: 999.7 µs is `1.00 ms`, not `1000 µs`.
+        if value < 999.5 {
+            return three_digits(value, unit);
+        }
+        value /= 1e3;
+    }
+    three_digits(value, "s")
+}
+
+/// `8.50`, `11.4`, `850` (and `3600`: seconds have no larger unit here).
+fn three_digits(value: f64, unit: &str) -> String {
+    let decimals = match value {
+        v if v < 9.995 => 2,
+        v if v < 99.95 => 1,
+        _ => 0,
+    };
+    format!("{value:.decimals$} {unit}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_in_one_unit_with_three_significant_digits() {
+        let cases = [
+            (0, "0 ns"),
+            (850, "850 ns"),
+            (999, "999 ns"),
+            (1_000, "1.00 µs"),
+            (8_504, "8.50 µs"),
+            (850_000, "850 µs"),
+            (11_395_100, "11.4 ms"),
+            (1_200_000_000, "1.20 s"),
+            (3_600_000_000_000, "3600 s"),
+        ];
+        for (ns, text) in cases {
+            assert_eq!(duration(ns), text, "{ns} ns");
+        }
+    }
+
+    #[test]
+    fn rounding_up_moves_to_the_next_digit_or_unit() {
+        assert_eq!(duration(9_996), "10.0 µs");
+        assert_eq!(duration(99_960), "100 µs");
+        assert_eq!(duration(999_700), "1.00 ms");
+        assert_eq!(duration(999_700_000), "1.00 s");
     }
 }

@@ -3,6 +3,7 @@
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::thread::{self, JoinHandle};
@@ -10,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use echo::Echo;
 use evloop::{AfterEof, Config, ConnId, Ctx, EventLoop, Handler, LoopHandle, Origin};
+use rlimit::Resource;
 use socket2::{Domain, Socket, Type};
 
 /// How long the binary may take before the test kills it and fails.
@@ -22,11 +24,19 @@ struct Server<M: Send + 'static> {
     thread: Option<JoinHandle<()>>,
 }
 
+/// The servers' configuration: no timeouts to end a test early.
+fn server_config() -> Config {
+    Config { idle_timeout: None, write_timeout: None, ..Config::default() }
+}
+
 impl<M: Send + 'static> Server<M> {
     fn start<H: Handler<Message = M> + Send + 'static>(handler: H) -> Server<M> {
+        Server::start_with(server_config(), handler)
+    }
+
+    fn start_with<H: Handler<Message = M> + Send + 'static>(config: Config, handler: H) -> Server<M> {
         let (ready_tx, ready_rx) = mpsc::channel();
         let thread = thread::spawn(move || {
-            let config = Config { idle_timeout: None, write_timeout: None, ..Config::default() };
             let mut el = EventLoop::new(config, handler).expect("create the server loop");
             let addr = el.listen((Ipv4Addr::LOCALHOST, 0).into()).expect("listen on 127.0.0.1:0");
             ready_tx.send((addr, el.handle())).unwrap();
@@ -64,7 +74,26 @@ enum Stdin<'a> {
 /// Runs `client ARGS`, feeding it `stdin`, and waits (bounded) for it to exit.
 #[track_caller]
 fn run_client(args: &[&str], stdin: Stdin<'_>) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_client"))
+    run(Command::new(env!("CARGO_BIN_EXE_client")), args, stdin)
+}
+
+/// As [`run_client`], with the client's open-file limits set to `soft` and
+/// `hard` before it starts.
+#[track_caller]
+fn run_client_with_nofile(args: &[&str], soft: u64, hard: u64) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_client"));
+    // SAFETY: runs in the forked child before exec and makes one
+    // setrlimit syscall on a stack value: no allocation, no locks,
+    // async-signal-safe.
+    unsafe {
+        command.pre_exec(move || rlimit::setrlimit(Resource::NOFILE, soft, hard));
+    }
+    run(command, args, Stdin::StaysOpen(b""))
+}
+
+#[track_caller]
+fn run(mut command: Command, args: &[&str], stdin: Stdin<'_>) -> Run {
+    let mut child = command
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -301,4 +330,82 @@ fn load_mode_fails_when_connects_are_refused() {
     assert!(!run.status.success(), "refused connects must fail the run:\n{stdout}");
     assert!(stdout.contains(&format!("FAILED:   5 connects: connection refused: {addr}")), "report:\n{stdout}");
     assert!(stdout.contains("connect:  0/5 connected"), "report:\n{stdout}");
+}
+
+#[test]
+fn a_host_name_is_resolved_and_reaches_the_server() {
+    let server = Server::start(Echo);
+    let target = format!("localhost:{}", server.addr.port());
+    let run = run_client(&[&target], Stdin::Ends(b"by name\n"));
+    assert!(run.status.success(), "`client {target}`: exit {:?}, stderr: {}", run.status, run.stderr);
+    assert_eq!(String::from_utf8_lossy(&run.stdout), "by name\n");
+}
+
+#[test]
+fn load_mode_takes_a_host_name_too() {
+    let server = Server::start(Echo);
+    let target = format!("localhost:{}", server.addr.port());
+    let run = run_client(&["--connections", "3", "--messages", "5", &target], Stdin::StaysOpen(b""));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "exit {:?}\nstdout:\n{stdout}\nstderr: {}", run.status, run.stderr);
+    assert!(stdout.contains(&format!("against {}", server.addr)), "the report names the resolved address:\n{stdout}");
+}
+
+#[test]
+fn a_bad_port_is_rejected_before_connecting() {
+    let run = run_client(&["localhost:notaport"], Stdin::StaysOpen(b""));
+    assert!(!run.status.success(), "a bad port must fail");
+    assert!(
+        run.stderr.contains("cannot resolve \"localhost:notaport\": invalid port value"),
+        "stderr should name the input and the problem: {}",
+        run.stderr
+    );
+    assert!(run.stdout.is_empty());
+}
+
+#[test]
+fn connections_past_the_servers_limit_are_reported_as_refused() {
+    // What `echo --max-connections 5` runs: past 5 open connections evloop
+    // accepts and closes at once.
+    let config = Config { max_connections: 5, ..server_config() };
+    let server = Server::start_with(config, Echo);
+    let args = ["--connections", "8", "--messages", "100", &server.addr.to_string()];
+    let run = run_client(&args, Stdin::StaysOpen(b""));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(!run.status.success(), "refused connections must fail the run:\n{stdout}");
+    assert!(stdout.contains("connect:  5/8 connected in "), "5 served:\n{stdout}");
+    assert!(
+        stdout.contains("; 3 refused by the server (closed before any reply: at its connection limit?)\n"),
+        "3 refused, said once on the connect line:\n{stdout}"
+    );
+    assert!(stdout.contains("echo:     500 messages"), "the 5 served ones echo everything:\n{stdout}");
+    assert!(!stdout.contains("closed before echoing"), "a refusal is not a lost connection:\n{stdout}");
+}
+
+#[test]
+fn load_mode_raises_its_soft_open_file_limit_to_the_hard_one() {
+    let server = Server::start(Echo);
+    // 100 connections do not fit in 32 descriptors, but do in 1024.
+    let args = ["--connections", "100", "--messages", "5", &server.addr.to_string()];
+    let run = run_client_with_nofile(&args, 32, 1024);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "exit {:?}\nstdout:\n{stdout}\nstderr: {}", run.status, run.stderr);
+    assert!(stdout.contains("connect:  100/100 connected"), "report:\n{stdout}");
+}
+
+#[test]
+fn running_out_of_descriptors_says_how_far_it_got_and_how_to_raise_the_limit() {
+    let server = Server::start(Echo);
+    let run = run_client_with_nofile(&["--connections", "100", &server.addr.to_string()], 64, 64);
+    assert!(!run.status.success(), "too few descriptors must fail the run");
+    let opened: usize = run
+        .stderr
+        .strip_prefix("client: out of file descriptors: opened ")
+        .and_then(|rest| rest.split_once(" of 100 connections with this process limited to 64 open files; "))
+        .and_then(|(opened, _)| opened.parse().ok())
+        .unwrap_or_else(|| panic!("stderr should say how many of 100 opened under the limit of 64: {}", run.stderr));
+    assert!((40..64).contains(&opened), "{opened} connections opened under a limit of 64 files");
+    let needed = 100 + 64 - opened;
+    assert!(run.stderr.contains(&format!("`ulimit -n {needed}`")), "stderr should say how to raise it: {}", run.stderr);
+    assert!(run.stdout.is_empty(), "no load ran, so no report: {}", String::from_utf8_lossy(&run.stdout));
 }

@@ -39,7 +39,6 @@ fn seconds(secs: u64) -> Option<Duration> {
 }
 
 fn main() -> std::io::Result<()> {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let args = Args::parse();
     let config = Config {
         max_connections: args.max_connections,
@@ -53,6 +52,9 @@ fn main() -> std::io::Result<()> {
         // On stdout, for scripts that started us on port 0.
         println!("listening on {bound}");
     }
+    // Only now: `listen` logs the same line at info, and once is enough.
+    // A failed bind is still reported, as main's error.
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     // Ctrl-C / SIGTERM: stop accepting, flush, close everyone, return.
     el.stop_on_signals()?;
     el.run()

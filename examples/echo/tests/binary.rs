@@ -1,7 +1,10 @@
-//! The `echo` binary itself: its CLI, its echo, and a graceful stop on
-//! SIGTERM and SIGINT with exit status 0.
+//! The `echo` binary itself: its CLI, its echo, a graceful stop on
+//! SIGTERM and SIGINT with exit status 0, and what it prints.
 
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::thread;
 
 use evloop_tests::process::{check_echo, ServerProcess};
 use evloop_tests::{connect, round_trip};
@@ -25,4 +28,40 @@ fn echoes_and_stops_on_sigterm() {
 #[test]
 fn stops_on_sigint() {
     stops_gracefully_on("INT");
+}
+
+#[test]
+fn says_where_it_listens_once_on_stdout_and_not_again_in_the_log() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_echo"))
+        .args(["--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the echo binary");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let log = thread::spawn(move || BufReader::new(stderr).lines().map_while(Result::ok).collect::<Vec<_>>());
+    let mut first = String::new();
+    stdout.read_line(&mut first).expect("a first line on stdout");
+    let addr: SocketAddr = first
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("stdout should start with `listening on ADDR`, was {first:?}"))
+        .trim()
+        .parse()
+        .expect("a socket address");
+    assert_eq!(round_trip(&mut connect(addr), b"ping"), b"ping");
+    let status = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().expect("run kill(1)");
+    assert!(status.success(), "kill -TERM failed");
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).expect("the rest of stdout");
+    assert!(child.wait().expect("wait for the server").success(), "exit status 0 after SIGTERM");
+    let log = log.join().expect("the stderr reader");
+    assert!(rest.is_empty(), "stdout holds the one line: {first:?} then {rest:?}");
+    assert!(
+        log.iter().any(|line| line.contains(" INFO ")),
+        "the log is on (the test would prove nothing otherwise): {log:#?}"
+    );
+    assert!(!log.iter().any(|line| line.contains("listening on")), "the log repeats the address: {log:#?}");
 }
