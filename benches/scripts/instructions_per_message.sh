@@ -19,6 +19,7 @@ for _ in $(seq 300); do grep -q listening "$out/stdout" 2>/dev/null && break; sl
 addr=$(sed -n 's/.*listening on //p' "$out/stdout" | head -1)
 target/release/client --connections "$N" --messages "$M" --size "$S" "$addr" >/dev/null
 pkill -INT -f "callgrind-out-file=$out/cg" ; wait || true
-total=$(callgrind_annotate "$out/cg" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1; exit}')
-python3 -c "m = $N * $M; print(f'{\"$SERVER\"}: instructions={$total} messages={m} instructions/message={$total / m:.0f}')"
+total=$(callgrind_annotate "$out/cg" 2>/dev/null | awk '/PROGRAM TOTALS/ && !done {gsub(",", "", $1); print $1; done = 1}')
+echo "$SERVER: instructions=$total messages=$((N * M)) instructions/message=$((total / (N * M)))"
+if [[ -n "${KEEP:-}" ]]; then cp "$out/cg" "$KEEP"; fi
 rm -r "$out"

@@ -27,9 +27,9 @@ enum Control {
 /// What the handler reports.
 #[derive(Debug)]
 enum Report {
-    Opened(ConnId),
-    Done(Control),
-    Closed(ConnId, CloseReason),
+    Opened,
+    Done,
+    Closed(ConnId),
 }
 
 /// An echo server the test steers through messages.
@@ -44,7 +44,7 @@ impl Handler for Steered {
 
     fn on_open(&mut self, _: &mut Ctx, id: ConnId, _: Origin) {
         self.opened.push(id);
-        let _ = self.reports.send(Report::Opened(id));
+        let _ = self.reports.send(Report::Opened);
     }
 
     fn on_data(&mut self, cx: &mut Ctx, id: ConnId, _: &mut (), data: &[u8]) -> usize {
@@ -58,11 +58,11 @@ impl Handler for Steered {
             Control::Resume(n) => cx.resume_read(self.opened[n]),
             Control::Close(n) => cx.close(self.opened[n]),
         };
-        let _ = self.reports.send(Report::Done(control));
+        let _ = self.reports.send(Report::Done);
     }
 
-    fn on_close(&mut self, _: &mut Ctx, id: ConnId, _: (), reason: CloseReason) {
-        let _ = self.reports.send(Report::Closed(id, reason));
+    fn on_close(&mut self, _: &mut Ctx, id: ConnId, _: (), _: CloseReason) {
+        let _ = self.reports.send(Report::Closed(id));
     }
 }
 
@@ -101,7 +101,7 @@ struct Client {
 fn await_done(reports: &Receiver<Report>, seen: &mut Vec<Report>) {
     loop {
         match reports.recv_timeout(TIMEOUT).expect("the server reports") {
-            Report::Done(_) => return,
+            Report::Done => return,
             other => seen.push(other),
         }
     }
@@ -129,7 +129,7 @@ fn run(ops: &[Op]) {
                 // Opened in connect order: the n-th connect is the n-th open.
                 loop {
                     match reports.recv_timeout(TIMEOUT).expect("the open is reported") {
-                        Report::Opened(_) => break,
+                        Report::Opened => break,
                         other => seen.push(other),
                     }
                 }
@@ -199,7 +199,7 @@ fn run(ops: &[Op]) {
     assert_eq!(ids.len(), opened, "ids never alias");
     let mut closed = HashSet::new();
     for report in &seen {
-        if let Report::Closed(id, _) = report {
+        if let Report::Closed(id) = report {
             assert!(ids.contains(id), "{id:?} closed without opening");
             assert!(closed.insert(*id), "{id:?} closed twice");
         }

@@ -37,15 +37,46 @@ impl Buffer {
     }
 
     /// Drops `n` bytes from the front (all of them if `n` is larger).
+    /// Emptied, it frees its memory.
     pub(crate) fn consume(&mut self, n: usize) {
-        self.head += n.min(self.len());
-        if self.head == self.bytes.len() {
+        if self.consume_keeping(n) {
             *self = Buffer::default();
         }
     }
 
-    /// Bytes allocated, for tests of the no-memory-while-idle promise.
-    #[cfg(test)]
+    /// Drops `n` bytes from the front, keeping the allocation even when
+    /// that empties it (for [`take_storage`](Buffer::take_storage)).
+    /// Returns whether it is empty now.
+    pub(crate) fn consume_keeping(&mut self, n: usize) -> bool {
+        self.head += n.min(self.len());
+        if self.head == self.bytes.len() {
+            self.bytes.clear();
+            self.head = 0;
+            return true;
+        }
+        false
+    }
+
+    /// Takes the (empty) allocation out, leaving the buffer holding none.
+    pub(crate) fn take_storage(&mut self) -> Vec<u8> {
+        debug_assert!(self.is_empty());
+        self.head = 0;
+        std::mem::take(&mut self.bytes)
+    }
+
+    /// Gives an empty buffer that holds no allocation `storage` to fill.
+    pub(crate) fn adopt(&mut self, storage: Vec<u8>) {
+        debug_assert!(self.bytes.capacity() == 0 && storage.is_empty());
+        self.bytes = storage;
+        self.head = 0;
+    }
+
+    /// Whether it holds an allocation.
+    pub(crate) fn has_storage(&self) -> bool {
+        self.bytes.capacity() > 0
+    }
+
+    /// Bytes allocated.
     pub(crate) fn capacity(&self) -> usize {
         self.bytes.capacity()
     }

@@ -156,12 +156,14 @@ impl Conn {
 
     /// Whether the application can still see this connection (its id is
     /// not stale yet).
+    #[inline]
     pub(crate) fn is_live(&self) -> bool {
         self.phase != Phase::Lingering
     }
 
     /// Whether input should be taken now: read from the socket or offered
     /// from the buffer.
+    #[inline]
     pub(crate) fn wants_read(&self) -> bool {
         self.phase == Phase::Open
             && self.closing == Closing::No
@@ -172,16 +174,19 @@ impl Conn {
 
     /// Whether buffered input should be offered to `on_data` again without
     /// new bytes: the handler made progress on it last time.
+    #[inline]
     pub(crate) fn has_offerable_input(&self) -> bool {
         !self.input_stalled && !self.input.is_empty()
     }
 
     /// Whether `send` may still add output.
+    #[inline]
     pub(crate) fn accepts_output(&self) -> bool {
         self.closing == Closing::No && !self.shutdown_pending && !self.write_closed && self.is_live()
     }
 
     /// Bytes of the read budget left in `turn`.
+    #[inline]
     pub(crate) fn read_budget_left(&mut self, turn: u64, budget: usize) -> usize {
         if self.read_turn != turn {
             self.read_turn = turn;
@@ -201,7 +206,7 @@ impl Conn {
         if n > 0 {
             self.last_write_progress = now;
             self.write_probed = false;
-            self.output.consume(n);
+            self.output.consume_keeping(n);
         }
         Ok(n)
     }

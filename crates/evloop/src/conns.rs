@@ -64,6 +64,7 @@ impl Conns {
 
     /// The connection `id` names, if it is still in the table (in any
     /// phase, lingering included).
+    #[inline]
     pub(crate) fn get(&self, id: ConnId) -> Option<&Conn> {
         match self.slots.get(id.index() as usize) {
             Some(Slot::Live(conn)) if conn.generation == id.generation() => Some(conn),
@@ -72,6 +73,7 @@ impl Conns {
     }
 
     /// As [`get`](Conns::get), mutably.
+    #[inline]
     pub(crate) fn get_mut(&mut self, id: ConnId) -> Option<&mut Conn> {
         match self.slots.get_mut(id.index() as usize) {
             Some(Slot::Live(conn)) if conn.generation == id.generation() => Some(conn),
@@ -129,12 +131,14 @@ impl Index<ConnId> for Conns {
     type Output = Conn;
 
     /// The connection `id` names. Only for ids the loop knows are present.
+    #[inline]
     fn index(&self, id: ConnId) -> &Conn {
         self.get(id).expect("a connection known to be present")
     }
 }
 
 impl IndexMut<ConnId> for Conns {
+    #[inline]
     fn index_mut(&mut self, id: ConnId) -> &mut Conn {
         self.get_mut(id).expect("a connection known to be present")
     }

@@ -14,6 +14,7 @@ use mio::Poll;
 use crate::conn::{Closing, Conn, Phase};
 use crate::conns::Conns;
 use crate::listener::Listeners;
+use crate::output::SpareOutput;
 use crate::timer::{deadline_after, TimerKind, Timers};
 use crate::{CloseReason, Config, ConnId, Origin, Stats, TimerId};
 
@@ -71,6 +72,8 @@ pub struct Ctx {
     pub(crate) ready: VecDeque<Ready>,
     /// Connections with output gathered since the last flush.
     pub(crate) flush_queue: Vec<ConnId>,
+    /// Emptied output buffers, reused instead of allocating anew.
+    pub(crate) spare_output: SpareOutput,
     /// Connections asked to close: checked after every dispatch.
     pub(crate) closing: Vec<ConnId>,
     /// Connections that fell below the low watermark: `on_drain` is due.
@@ -103,6 +106,7 @@ impl Ctx {
             turn: 0,
             ready: VecDeque::new(),
             flush_queue: Vec::new(),
+            spare_output: SpareOutput::default(),
             closing: Vec::new(),
             drained: Vec::new(),
             run_state: RunState::Running,

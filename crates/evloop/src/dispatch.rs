@@ -160,8 +160,14 @@ impl<H: Handler> EventLoop<H> {
         let fresh = &scratch[..n];
         let consumed = if input.is_empty() {
             let consumed = guard(policy, "on_data", || handler.on_data(cx, id, state, fresh));
-            if let Some(consumed) = consumed.filter(|&consumed| consumed < n) {
-                input.extend(&fresh[consumed..]);
+            match consumed {
+                // The common case: all of it, and nothing was buffered.
+                Some(consumed) if consumed >= n => {
+                    cx.conns[id].input_stalled = false;
+                    return;
+                }
+                Some(consumed) => input.extend(&fresh[consumed..]),
+                None => {}
             }
             consumed
         } else {

@@ -6,6 +6,7 @@
 
 use log::{debug, info};
 
+use crate::buffer::Buffer;
 use crate::conn::{Closing, Phase};
 use crate::timer::{deadline_after, TimerKind};
 use crate::{CloseReason, ConnId, Ctx};
@@ -29,6 +30,11 @@ impl Ctx {
             // The write timeout measures a stall from here, not from the
             // last time output moved, which may be long ago.
             conn.last_write_progress = self.now;
+            if !conn.output.has_storage() {
+                if let Some(storage) = self.spare_output.take() {
+                    conn.output.adopt(storage);
+                }
+            }
         }
         conn.output.extend(data);
         if queued > high_watermark {
@@ -68,7 +74,12 @@ impl Ctx {
             return;
         }
         match conn.write_output(&mut self.stats, now) {
-            Ok(_) => self.after_output_progress(id),
+            Ok(_) => {
+                if conn.output.is_empty() && conn.output.has_storage() {
+                    self.spare_output.give(&mut conn.output);
+                }
+                self.after_output_progress(id)
+            }
             Err(e) => {
                 debug!("{id} ({}): write failed: {e}", conn.peer);
                 self.close_with(id, Closing::Now(CloseReason::from_io_error(&e)));
@@ -97,8 +108,8 @@ impl Ctx {
             self.drained.push(id);
             self.schedule_read(id);
         }
-        let conn = &mut self.conns[id];
-        if conn.output.is_empty() {
+        let conn = &self.conns[id];
+        if conn.output.is_empty() && (conn.shutdown_pending || matches!(conn.closing, Closing::AfterFlush(_))) {
             if conn.shutdown_pending {
                 self.finish_shutdown_write(id);
             }
@@ -120,6 +131,40 @@ impl Ctx {
             Ok(()) if conn.read_closed => self.close_with(id, Closing::Now(CloseReason::PeerClosed)),
             Ok(()) => {}
             Err(e) => self.close_with(id, Closing::Now(CloseReason::from_io_error(&e))),
+        }
+    }
+}
+
+/// Emptied output buffers kept for the next connection that gets output,
+/// so a reply costs a copy but no allocation, while an idle connection
+/// still holds no buffer. Bounded: past [`SpareOutput::MAX_BYTES`] of
+/// spare capacity, or for one buffer larger than
+/// [`SpareOutput::MAX_BUFFER_BYTES`], the memory goes back to the
+/// allocator.
+#[derive(Debug, Default)]
+pub(crate) struct SpareOutput {
+    buffers: Vec<Vec<u8>>,
+    bytes: usize,
+}
+
+impl SpareOutput {
+    const MAX_BYTES: usize = 1024 * 1024;
+    const MAX_BUFFER_BYTES: usize = 64 * 1024;
+
+    /// An empty buffer with some capacity, if one is spare.
+    fn take(&mut self) -> Option<Vec<u8>> {
+        let storage = self.buffers.pop()?;
+        self.bytes -= storage.capacity();
+        Some(storage)
+    }
+
+    /// Takes `buffer`'s (empty) allocation, or lets it be freed.
+    fn give(&mut self, buffer: &mut Buffer) {
+        let capacity = buffer.capacity();
+        let storage = buffer.take_storage();
+        if capacity <= Self::MAX_BUFFER_BYTES && self.bytes + capacity <= Self::MAX_BYTES {
+            self.bytes += capacity;
+            self.buffers.push(storage);
         }
     }
 }
