@@ -40,7 +40,6 @@ impl<H: Handler> EventLoop<H> {
             match accepted {
                 Ok((stream, peer)) => match self.admit(peer) {
                     Ok(()) => {
-                        debug!("accepted {peer} on listener {slot}");
                         self.open_inbound(stream, slot, peer);
                         self.after_dispatch();
                     }
@@ -120,7 +119,13 @@ impl<H: Handler> EventLoop<H> {
                 self.cx.config.max_connections
             );
         }
-        debug!("refused {peer}: {why:?}");
+        debug!(
+            "connection from {peer} refused: {}",
+            match why {
+                Refusal::MaxConnections => "max_connections open",
+                _ => "max_connections_per_ip open from its address",
+            }
+        );
         let policy = self.cx.config.panic_policy;
         let handler = &mut self.handler;
         let message = guard(policy, "on_refused", || handler.on_refused(peer, why)).unwrap_or_default();

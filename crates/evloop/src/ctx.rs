@@ -256,7 +256,7 @@ impl Ctx {
         let id = self.insert_conn(stream, Phase::Connecting, Origin::Outbound, addr)?;
         let deadline = deadline_after(self.now, self.config.connect_timeout);
         self.conns[id].deadline_timer = Some(self.timers.insert(deadline, TimerKind::Connect(id)));
-        debug!("{id}: connecting to {addr}");
+        debug!("connection {id} to {addr} connecting");
         Ok(id)
     }
 

@@ -48,7 +48,7 @@ impl<H: Handler> EventLoop<H> {
             // it, or keeps it half-closed): take the error now, or a reset
             // peer would hold its slot until a timeout.
             if let Ok(Some(error)) = conn.stream.take_error() {
-                debug!("{id} ({}): {error}", conn.peer);
+                debug!("connection {id} with {}: {error}", conn.peer);
                 self.cx.close_with(id, Closing::Now(CloseReason::from_io_error(&error)));
                 return;
             }
@@ -139,7 +139,7 @@ impl<H: Handler> EventLoop<H> {
                     return;
                 }
                 Err(e) => {
-                    debug!("{id} ({}): read failed: {e}", conn.peer);
+                    debug!("connection {id} with {}: read failed: {e}", conn.peer);
                     conn.readable = false;
                     self.cx.close_with(id, Closing::Now(CloseReason::from_io_error(&e)));
                     return;
@@ -237,7 +237,7 @@ impl Ctx {
         conn.input_stalled = consumed == 0;
         if input.len() > conn.max_input_bytes {
             info!(
-                "{id} ({}): {} bytes of unconsumed input, over its limit of {}: closing",
+                "connection {id} with {}: {} bytes of unconsumed input, over its limit of {}: closing",
                 conn.peer,
                 input.len(),
                 conn.max_input_bytes

@@ -76,8 +76,10 @@ impl<H: Handler> EventLoop<H> {
             self.cx.conns[id].deadline_timer = Some(timer);
         }
         match origin {
-            Origin::Inbound { listener } => debug!("{id}: accepted {} on listener {listener}", self.cx.conns[id].peer),
-            Origin::Outbound => debug!("{id}: connected to {}", self.cx.conns[id].peer),
+            Origin::Inbound { listener } => {
+                debug!("connection {id} from {} accepted on listener {listener}", self.cx.conns[id].peer)
+            }
+            Origin::Outbound => debug!("connection {id} to {} open", self.cx.conns[id].peer),
         }
         let EventLoop { cx, handler, .. } = self;
         let state = guard(cx.config.panic_policy, "on_open", || handler.on_open(cx, id, origin));
@@ -146,7 +148,7 @@ impl<H: Handler> EventLoop<H> {
     /// An outbound connect failed: the connection never opened, so the
     /// application hears of it through `on_connect_failed`, not `on_close`.
     pub(crate) fn fail_connect(&mut self, id: ConnId, error: io::Error) {
-        debug!("{id}: connect to {} failed: {error}", self.cx.conns[id].peer);
+        debug!("connection {id} to {} failed: {error}", self.cx.conns[id].peer);
         drop(self.remove_conn(id));
         self.cx.stats.connect_failed += 1;
         let EventLoop { cx, handler, .. } = self;
@@ -193,9 +195,9 @@ impl<H: Handler> EventLoop<H> {
         self.cx.stats.count_close(reason);
         match reason {
             CloseReason::InputLimit | CloseReason::OutputLimit | CloseReason::Panic => {
-                info!("{id} ({peer}): closed: {reason}")
+                info!("connection {id} with {peer} closed: {reason}")
             }
-            _ => debug!("{id} ({peer}): closed: {reason}"),
+            _ => debug!("connection {id} with {peer} closed: {reason}"),
         }
         if linger {
             self.begin_linger(id);

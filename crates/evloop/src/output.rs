@@ -20,7 +20,7 @@ impl Ctx {
         let queued = conn.output.len() + data.len();
         if queued > conn.max_output_bytes {
             info!(
-                "{id} ({}): {queued} bytes of output queued, over its limit of {}: closing",
+                "connection {id} with {}: {queued} bytes of output queued, over its limit of {}: closing",
                 conn.peer, conn.max_output_bytes
             );
             self.close_with(id, Closing::Now(CloseReason::OutputLimit));
@@ -81,7 +81,7 @@ impl Ctx {
                 self.after_output_progress(id)
             }
             Err(e) => {
-                debug!("{id} ({}): write failed: {e}", conn.peer);
+                debug!("connection {id} with {}: write failed: {e}", conn.peer);
                 self.close_with(id, Closing::Now(CloseReason::from_io_error(&e)));
             }
         }

@@ -41,7 +41,7 @@ impl<H: Handler> EventLoop<H> {
         }
         let quiet_until = deadline_after(conn.last_progress(), idle);
         if now >= quiet_until {
-            debug!("{id} ({}): no progress either way for {idle:?}", conn.peer);
+            debug!("connection {id} with {}: no progress either way for {idle:?}", conn.peer);
             self.cx.close_with(id, Closing::Now(CloseReason::IdleTimeout));
         } else {
             let timer = self.cx.timers.insert(quiet_until, TimerKind::Idle(id));
@@ -95,7 +95,11 @@ impl<H: Handler> EventLoop<H> {
                 conn.write_probed = true;
                 stalled_at = deadline_after(now, (timeout / 10).max(Duration::from_millis(1)));
             } else if !conn.output.is_empty() {
-                debug!("{id} ({}): {} bytes queued, no write progress for {timeout:?}", conn.peer, conn.output.len());
+                debug!(
+                    "connection {id} with {}: {} bytes queued, no write progress for {timeout:?}",
+                    conn.peer,
+                    conn.output.len()
+                );
                 self.cx.close_with(id, Closing::Now(CloseReason::WriteTimeout));
                 return;
             }
