@@ -31,6 +31,7 @@ mod c_floor;
 mod charts;
 mod export;
 mod goals;
+mod kv;
 mod loadgen;
 mod pattern;
 mod plan;
@@ -107,6 +108,9 @@ struct Args {
     /// Do not pin the servers and the load generator to separate CPUs.
     #[arg(long)]
     no_pin: bool,
+    /// Run the key-value scenario instead: evloop's kv, redis-server and mini-redis under redis-benchmark.
+    #[arg(long)]
+    kv: bool,
 }
 
 impl Args {
@@ -155,6 +159,9 @@ fn main() -> ExitCode {
 /// The whole benchmark; `Ok(false)` when some point failed (the report of
 /// the others is still written).
 fn run(args: &Args) -> io::Result<bool> {
+    if args.kv {
+        return kv::run(args.quick, args.runs, &args.out, !args.no_pin);
+    }
     if args.size == 0 {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "--size must be positive"));
     }

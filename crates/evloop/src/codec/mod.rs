@@ -10,7 +10,14 @@
 //!
 //! - [`LineDecoder`]: lines ending in `\n` or `\r\n`, as UTF-8 text, with a
 //!   maximum length.
+//! - [`RespDecoder`]: Redis requests (RESP2 arrays of bulk strings, and
+//!   inline commands), parsed as Redis 7 parses them.
 
 mod lines;
+mod resp;
 
 pub use lines::{LineDecoder, LineError, Lines, DEFAULT_MAX_LINE_BYTES};
+pub use resp::{
+    parse_redis_int, Args, Request, Requests, RespDecoder, RespError, DEFAULT_MAX_BULK_BYTES, MAX_ARRAY_LEN,
+    MAX_INLINE_BYTES,
+};

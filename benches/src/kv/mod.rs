@@ -1,0 +1,444 @@
+//! The kv scenario (`cargo run --release -p bench -- --kv`): evloop's `kv`
+//! against `redis-server` and tokio's mini-redis, all driven by
+//! `redis-benchmark`.
+//!
+//! Each server runs fresh for each (clients, pipeline) point, pinned to
+//! CPU 0; `redis-benchmark` runs pinned to CPU 1, one invocation per test
+//! (SET, GET, INCR, MSET, PING), so the server's CPU time (utime + stime
+//! from /proc) over an invocation is that test's. Figures are medians over
+//! the runs; the runs are spread over the whole scenario, as in the echo
+//! benchmark. Then a million keys are written into each server for its
+//! memory per key.
+//!
+//! `redis-benchmark` (Debian's `redis-tools`) is required; `redis-server`
+//! (`redis-server`) is used when installed, with a note when it is not.
+//! mini-redis implements GET and SET only, and serves at most 250
+//! connections at once: its other cells say n/a.
+
+mod chart;
+mod memory;
+mod peers;
+
+use std::fmt::Write as _;
+use std::fs;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::procfs;
+use crate::results::median;
+use peers::{find_on_path, Binaries, Peer, Running};
+
+/// redis-benchmark's tests, by its `-t` name, with the label shown.
+const TESTS: [(&str, &str); 5] =
+    [("set", "SET"), ("get", "GET"), ("incr", "INCR"), ("mset", "MSET"), ("ping_mbulk", "PING")];
+
+/// The longest one redis-benchmark invocation may take.
+const BENCHMARK_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Client counts and pipeline depths measured.
+const CLIENTS: [usize; 2] = [50, 1_000];
+const PIPELINES: [usize; 2] = [1, 16];
+
+/// One measured cell: a test at a point against one server, one run.
+#[derive(Debug, Clone)]
+struct Cell {
+    peer: Peer,
+    clients: usize,
+    pipeline: usize,
+    test: &'static str,
+    requests: usize,
+    rps: f64,
+    p99_ms: f64,
+    cpu_us_per_request: f64,
+    /// VmHWM of the server after the point's last test.
+    peak_rss: u64,
+    /// Share of CPU 0 others (not the server) used during the test.
+    others_share: f64,
+}
+
+/// Runs the scenario; `Ok(false)` when some point failed.
+pub(crate) fn run(quick: bool, runs: Option<usize>, out: &Path, pin: bool) -> io::Result<bool> {
+    let Some(redis_benchmark) = find_on_path("redis-benchmark") else {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            "redis-benchmark not found: the kv scenario needs it (Debian: apt-get install redis-tools)",
+        ));
+    };
+    let runs = runs.unwrap_or(if quick { 1 } else { 3 }).max(1);
+    let cpus = (pin && crate::platform::available_cpus() >= 2).then_some((0usize, 1usize));
+    if let Some((_, load)) = cpus {
+        crate::platform::pin_current_thread(load)?;
+    }
+    crate::platform::raise_fd_limit()?;
+    let binaries = Binaries::build_and_locate()?;
+    let mut notes = Vec::new();
+    let mut peers = Peer::ALL.to_vec();
+    if binaries.redis_server.is_none() {
+        notes.push("redis-server not found (Debian: apt-get install redis-server): its columns are missing".into());
+        peers.retain(|peer| *peer != Peer::Redis);
+    }
+    let logs = out.join("logs");
+    fs::create_dir_all(&logs)?;
+    let ticks = crate::platform::clock_ticks_per_second();
+    let mut cells = Vec::new();
+    let mut failures = Vec::new();
+    for run in 0..runs {
+        for clients in CLIENTS {
+            for pipeline in PIPELINES {
+                for &peer in peers.iter().filter(|peer| TESTS.iter().any(|(test, _)| peer.supports(test, clients))) {
+                    let point = Point { peer, clients, pipeline, run, quick, cpus, ticks };
+                    eprintln!("run {}/{runs}: {} c{clients} P{pipeline}", run + 1, peer.name());
+                    match point.measure(&binaries, &redis_benchmark, &logs) {
+                        Ok(measured) => cells.extend(measured),
+                        Err(err) => {
+                            eprintln!("FAILED: {err}");
+                            failures.push(format!("{} c{clients} P{pipeline}: {err}", peer.name()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let keys = if quick { 100_000 } else { 1_000_000 };
+    let mut memory = Vec::new();
+    for &peer in &peers {
+        eprintln!("memory: {keys} keys into {}", peer.name());
+        let log = logs.join(format!("kv-memory-{}.log", peer.name()));
+        match memory::measure(peer, &binaries, cpus.map(|(server, _)| server), &log, keys) {
+            Ok(measured) => memory.push(measured),
+            Err(err) => failures.push(format!("memory of {}: {err}", peer.name())),
+        }
+    }
+    let summary = summarize(&cells, &peers);
+    notes.extend(failures.iter().map(|failure| format!("FAILED: {failure}")));
+    let report = render(&summary, &peers, &memory, runs, &notes);
+    print!("{report}");
+    write_csv(out, &cells, &summary, &memory)?;
+    let chart = chart::draw(&out.join("kv-cpu-per-request.svg"), &summary, &peers, &TESTS.map(|(_, label)| label))?;
+    println!("wrote kv-runs.csv, kv-summary.csv, kv-memory.csv and {} to {}", chart.display(), out.display());
+    Ok(failures.is_empty())
+}
+
+/// One server at one (clients, pipeline) point, in one run.
+#[derive(Debug, Clone, Copy)]
+struct Point {
+    peer: Peer,
+    clients: usize,
+    pipeline: usize,
+    run: usize,
+    quick: bool,
+    cpus: Option<(usize, usize)>,
+    ticks: u64,
+}
+
+impl Point {
+    /// Requests per test: about a second's worth for each server.
+    fn requests(&self) -> usize {
+        let base = match (self.pipeline, self.peer) {
+            (1, _) => 100_000,
+            // mini-redis flushes every reply alone: ~20k requests/s pipelined.
+            (_, Peer::MiniRedis) => 100_000,
+            _ => 1_000_000,
+        };
+        if self.quick {
+            base / 10
+        } else {
+            base
+        }
+    }
+
+    /// A fresh server, every test it supports, its peak memory.
+    fn measure(&self, binaries: &Binaries, redis_benchmark: &Path, logs: &Path) -> io::Result<Vec<Cell>> {
+        let label = format!("kv-{}-c{}-P{}-run{}", self.peer.name(), self.clients, self.pipeline, self.run + 1);
+        let log = logs.join(format!("{label}.log"));
+        let mut server = Running::start(self.peer, binaries, self.cpus.map(|(server, _)| server), &log)?;
+        let mut cells = Vec::new();
+        for (test, name) in TESTS {
+            if !self.peer.supports(test, self.clients) {
+                continue;
+            }
+            let cpu_before = procfs::cpu_time(server.pid(), self.ticks)?;
+            let busy_before = self.cpus.map(|(cpu, _)| procfs::cpu_busy(cpu)).transpose()?;
+            let started = Instant::now();
+            let (rps, p99_ms) = self.redis_benchmark(redis_benchmark, server.port, test)?;
+            let elapsed = started.elapsed().as_secs_f64();
+            let cpu = procfs::cpu_time(server.pid(), self.ticks)?.saturating_sub(cpu_before).as_secs_f64();
+            let busy = match (self.cpus, busy_before) {
+                (Some((cpu0, _)), Some(before)) => {
+                    let after = procfs::cpu_busy(cpu0)?;
+                    let total = after.total.saturating_sub(before.total).max(1) as f64;
+                    after.busy.saturating_sub(before.busy) as f64 / total
+                }
+                _ => 0.0,
+            };
+            if !server.is_running() {
+                return Err(io::Error::other(format!("{label}: the server died during {name}; see {}", log.display())));
+            }
+            cells.push(Cell {
+                peer: self.peer,
+                clients: self.clients,
+                pipeline: self.pipeline,
+                test: name,
+                requests: self.requests(),
+                rps,
+                p99_ms,
+                cpu_us_per_request: cpu * 1e6 / self.requests() as f64,
+                peak_rss: 0,
+                others_share: (busy - cpu / elapsed).max(0.0),
+            });
+        }
+        let peak = procfs::memory(server.pid())?.peak_rss;
+        cells.iter_mut().for_each(|cell| cell.peak_rss = peak);
+        server.stop();
+        Ok(cells)
+    }
+
+    /// One `redis-benchmark` invocation; its requests/s and p99.
+    fn redis_benchmark(&self, binary: &Path, port: u16, test: &str) -> io::Result<(f64, f64)> {
+        let mut command = Command::new(binary);
+        command
+            .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-t", test, "--csv"])
+            .args([
+                "-c",
+                &self.clients.to_string(),
+                "-P",
+                &self.pipeline.to_string(),
+                "-n",
+                &self.requests().to_string(),
+            ])
+            .stdin(Stdio::null());
+        if let Some((_, load)) = self.cpus {
+            crate::platform::pin_command(&mut command, load);
+        }
+        let output = output_within(command, BENCHMARK_TIMEOUT)
+            .map_err(|err| io::Error::new(err.kind(), format!("redis-benchmark -t {test}: {err}")))?;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let errors: Vec<&str> = stdout.lines().filter(|line| line.contains("Error") || line.contains("ERR")).collect();
+        if !output.status.success() || !errors.is_empty() {
+            return Err(io::Error::other(format!(
+                "redis-benchmark -t {test}: {status} {errors:?}",
+                status = output.status
+            )));
+        }
+        // "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
+        let row = stdout.lines().rev().find(|line| line.starts_with('"') && !line.starts_with("\"test\""));
+        let fields: Vec<f64> = row
+            .map(|row| row.split(',').skip(1).filter_map(|field| field.trim_matches('"').parse().ok()).collect())
+            .unwrap_or_default();
+        match fields.as_slice() {
+            [rps, _, _, _, _, p99, ..] => Ok((*rps, *p99)),
+            _ => Err(io::Error::other(format!("redis-benchmark -t {test}: no CSV row in {stdout:?}"))),
+        }
+    }
+}
+
+/// Runs `command` to completion, killing it after `timeout`: a server
+/// that stops answering fails its point instead of hanging the run.
+fn output_within(mut command: Command, timeout: Duration) -> io::Result<Output> {
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::null()).spawn()?;
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let reader = thread::spawn(move || {
+        let mut text = Vec::new();
+        let _ = stdout.read_to_end(&mut text);
+        text
+    });
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(io::Error::new(io::ErrorKind::TimedOut, format!("no result within {timeout:?}")));
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    let stdout = reader.join().unwrap_or_default();
+    Ok(Output { status, stdout, stderr: Vec::new() })
+}
+
+/// Medians of one (server, clients, pipeline, test) over the runs.
+#[derive(Debug, Clone)]
+pub(crate) struct Summary {
+    pub(crate) peer: Peer,
+    pub(crate) clients: usize,
+    pub(crate) pipeline: usize,
+    pub(crate) test: &'static str,
+    pub(crate) rps: f64,
+    pub(crate) p99_ms: f64,
+    pub(crate) cpu_us_per_request: f64,
+    pub(crate) peak_rss: f64,
+    pub(crate) others_share: f64,
+}
+
+fn summarize(cells: &[Cell], peers: &[Peer]) -> Vec<Summary> {
+    let mut summaries = Vec::new();
+    for clients in CLIENTS {
+        for pipeline in PIPELINES {
+            for (_, test) in TESTS {
+                for &peer in peers {
+                    let of: Vec<&Cell> = cells
+                        .iter()
+                        .filter(|c| c.peer == peer && c.clients == clients && c.pipeline == pipeline && c.test == test)
+                        .collect();
+                    if of.is_empty() {
+                        continue;
+                    }
+                    let med = |figure: fn(&Cell) -> f64| median(of.iter().map(|c| figure(c)).collect());
+                    summaries.push(Summary {
+                        peer,
+                        clients,
+                        pipeline,
+                        test,
+                        rps: med(|c| c.rps),
+                        p99_ms: med(|c| c.p99_ms),
+                        cpu_us_per_request: med(|c| c.cpu_us_per_request),
+                        peak_rss: med(|c| c.peak_rss as f64),
+                        others_share: med(|c| c.others_share),
+                    });
+                }
+            }
+        }
+    }
+    summaries
+}
+
+fn find<'s>(summary: &'s [Summary], like: &Summary, peer: Peer) -> Option<&'s Summary> {
+    summary
+        .iter()
+        .find(|s| s.peer == peer && s.clients == like.clients && s.pipeline == like.pipeline && s.test == like.test)
+}
+
+fn render(summary: &[Summary], peers: &[Peer], memory: &[memory::KeyMemory], runs: usize, notes: &[String]) -> String {
+    let mut text = String::new();
+    // Writing to a String cannot fail.
+    let _ = writeln!(text, "## kv scenario: redis-benchmark against each server, median of {runs} run(s)");
+    let _ = writeln!(text, "(µs cpu/req: the server's CPU time per request; oth %: others' use of the server's CPU)");
+    let _ = writeln!(
+        text,
+        "{:<5} {:>7} {:>4}  {:<13} {:>10} {:>8} {:>11} {:>9} {:>6}",
+        "test", "clients", "pipe", "server", "req/s", "p99 ms", "µs cpu/req", "peak MiB", "oth %"
+    );
+    for s in summary {
+        let _ = writeln!(
+            text,
+            "{:<5} {:>7} {:>4}  {:<13} {:>10.0} {:>8.3} {:>11.3} {:>9.1} {:>6.0}",
+            s.test,
+            s.clients,
+            s.pipeline,
+            s.peer.name(),
+            s.rps,
+            s.p99_ms,
+            s.cpu_us_per_request,
+            s.peak_rss / (1024.0 * 1024.0),
+            s.others_share * 100.0
+        );
+    }
+    let _ = writeln!(text, "\n## kv's CPU per request ÷ each peer's (below 1.00: kv spends less)");
+    let others: Vec<Peer> = peers.iter().copied().filter(|p| *p != Peer::Kv).collect();
+    let header: String = others.iter().map(|p| format!(" {:>14}", format!("÷ {}", p.name()))).collect();
+    let _ = writeln!(text, "{:<5} {:>7} {:>4}{header}", "test", "clients", "pipe");
+    let (mut met, mut total) = (0, 0);
+    for kv in summary.iter().filter(|s| s.peer == Peer::Kv) {
+        let mut line = format!("{:<5} {:>7} {:>4}", kv.test, kv.clients, kv.pipeline);
+        for &peer in &others {
+            match find(summary, kv, peer) {
+                Some(other) => {
+                    let ratio = kv.cpu_us_per_request / other.cpu_us_per_request;
+                    if peer == Peer::Redis {
+                        total += 1;
+                        met += usize::from(ratio <= 1.0);
+                    }
+                    let _ = write!(line, " {ratio:>14.2}");
+                }
+                None => line.push_str(&format!(" {:>14}", "n/a")),
+            }
+        }
+        let _ = writeln!(text, "{line}");
+    }
+    if total > 0 {
+        let verdict = if met == total { "MET" } else { "MISSED" };
+        let _ = writeln!(text, "[{verdict}] kv's CPU per request ≤ redis-server's: {met} of {total} points");
+    }
+    if !memory.is_empty() {
+        let keys = memory[0].keys;
+        let _ = writeln!(text, "\n## memory: {keys} keys `key:%012d` = `xxx`, written into a fresh server");
+        let _ = writeln!(text, "{:<13} {:>16} {:>22}", "server", "RSS growth B/key", "used_memory B/key");
+        for m in memory {
+            let used = m.used_memory_per_key.map_or("n/a".to_string(), |b| format!("{b:.1}"));
+            let _ = writeln!(text, "{:<13} {:>16.1} {:>22}", m.peer.name(), m.rss_per_key, used);
+        }
+    }
+    for note in notes {
+        let _ = writeln!(text, "note: {note}");
+    }
+    text
+}
+
+fn write_csv(out: &Path, cells: &[Cell], summary: &[Summary], memory: &[memory::KeyMemory]) -> io::Result<PathBuf> {
+    let mut runs = csv::Writer::from_path(out.join("kv-runs.csv"))?;
+    runs.write_record([
+        "server",
+        "clients",
+        "pipeline",
+        "test",
+        "requests",
+        "rps",
+        "p99_ms",
+        "cpu_us_per_request",
+        "peak_rss",
+        "others_share",
+    ])?;
+    for c in cells {
+        runs.write_record([
+            c.peer.name().to_string(),
+            c.clients.to_string(),
+            c.pipeline.to_string(),
+            c.test.to_string(),
+            c.requests.to_string(),
+            format!("{:.0}", c.rps),
+            format!("{:.3}", c.p99_ms),
+            format!("{:.4}", c.cpu_us_per_request),
+            c.peak_rss.to_string(),
+            format!("{:.3}", c.others_share),
+        ])?;
+    }
+    runs.flush()?;
+    let mut medians = csv::Writer::from_path(out.join("kv-summary.csv"))?;
+    medians.write_record([
+        "server",
+        "clients",
+        "pipeline",
+        "test",
+        "rps",
+        "p99_ms",
+        "cpu_us_per_request",
+        "peak_rss",
+    ])?;
+    for s in summary {
+        medians.write_record([
+            s.peer.name().to_string(),
+            s.clients.to_string(),
+            s.pipeline.to_string(),
+            s.test.to_string(),
+            format!("{:.0}", s.rps),
+            format!("{:.3}", s.p99_ms),
+            format!("{:.4}", s.cpu_us_per_request),
+            format!("{:.0}", s.peak_rss),
+        ])?;
+    }
+    medians.flush()?;
+    let path = out.join("kv-memory.csv");
+    let mut mem = csv::Writer::from_path(&path)?;
+    mem.write_record(["server", "keys", "rss_bytes_per_key", "used_memory_bytes_per_key"])?;
+    for m in memory {
+        let used = m.used_memory_per_key.map_or(String::new(), |b| format!("{b:.1}"));
+        mem.write_record([m.peer.name().to_string(), m.keys.to_string(), format!("{:.1}", m.rss_per_key), used])?;
+    }
+    mem.flush()?;
+    Ok(path)
+}

@@ -1,0 +1,151 @@
+//! RESP2 replies: built into one buffer per reply and sent with one
+//! `Ctx::send`, except the bytes of a long value, which go from the store
+//! to the connection's output with no copy in between.
+
+use evloop::{ConnId, Ctx};
+
+/// Values up to this long are copied into the reply buffer with their
+/// header, so a reply is one `send`; longer ones are sent from where they
+/// are stored, so a large `GET` is copied once, into the socket's output.
+const COPY_VALUE_BYTES: usize = 4 * 1024;
+
+/// Redis's `-ERR syntax error`.
+pub const SYNTAX_ERROR: &str = "ERR syntax error";
+
+/// Redis's reply to an argument that should be an integer.
+pub const NOT_AN_INTEGER: &str = "ERR value is not an integer or out of range";
+
+/// Where one command's reply goes: the connection and a reusable buffer.
+///
+/// Each method appends one RESP2 element to the buffer; [`flush`](Out::flush)
+/// sends what is there. The command loop flushes after every command, so
+/// a reply is one `send`, and evloop coalesces the sends of one callback
+/// into one write.
+#[derive(Debug)]
+pub struct Out<'c> {
+    /// The loop, for what a command does besides replying.
+    pub cx: &'c mut Ctx,
+    /// The connection the command came from.
+    pub id: ConnId,
+    buf: &'c mut Vec<u8>,
+}
+
+impl<'c> Out<'c> {
+    /// Replies to `id` built in `buf` (left empty after each flush).
+    pub fn new(cx: &'c mut Ctx, id: ConnId, buf: &'c mut Vec<u8>) -> Out<'c> {
+        Out { cx, id, buf }
+    }
+
+    /// Sends what the buffer holds.
+    pub fn flush(&mut self) {
+        if !self.buf.is_empty() {
+            self.cx.send(self.id, self.buf);
+            self.buf.clear();
+        }
+    }
+
+    /// `+OK`.
+    pub fn ok(&mut self) {
+        self.buf.extend_from_slice(b"+OK\r\n");
+    }
+
+    /// A status reply, `+text`.
+    pub fn status(&mut self, text: &str) {
+        self.buf.push(b'+');
+        self.buf.extend_from_slice(text.as_bytes());
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    /// An error reply, `-text`: `text` starts with its code (`ERR`,
+    /// `WRONGTYPE`). Line breaks in it become spaces, as Redis makes them,
+    /// so an argument quoted in an error cannot break the protocol.
+    pub fn error(&mut self, text: &str) {
+        self.buf.push(b'-');
+        self.buf.extend(text.bytes().map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }));
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    /// An integer reply, `:n`.
+    pub fn int(&mut self, n: i64) {
+        self.buf.push(b':');
+        push_decimal(self.buf, n);
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    /// A bulk string reply, `$len` and the bytes.
+    pub fn bulk(&mut self, value: &[u8]) {
+        self.buf.push(b'$');
+        push_decimal(self.buf, value.len() as i64);
+        self.buf.extend_from_slice(b"\r\n");
+        if value.len() <= COPY_VALUE_BYTES {
+            self.buf.extend_from_slice(value);
+        } else {
+            self.flush();
+            self.cx.send(self.id, value);
+        }
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    /// A bulk string reply or, for `None`, the nil bulk string `$-1`.
+    pub fn bulk_or_nil(&mut self, value: Option<&[u8]>) {
+        match value {
+            Some(value) => self.bulk(value),
+            None => self.nil(),
+        }
+    }
+
+    /// The nil bulk string, `$-1`.
+    pub fn nil(&mut self) {
+        self.buf.extend_from_slice(b"$-1\r\n");
+    }
+
+    /// The header of an array of `len` elements, `*len`; the elements follow.
+    pub fn array(&mut self, len: usize) {
+        self.buf.push(b'*');
+        push_decimal(self.buf, len as i64);
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    /// The nil array, `*-1`.
+    pub fn array_nil(&mut self) {
+        self.buf.extend_from_slice(b"*-1\r\n");
+    }
+
+    /// Bytes already in RESP form.
+    pub fn raw(&mut self, resp: &[u8]) {
+        self.buf.extend_from_slice(resp);
+    }
+}
+
+/// Appends `n` in decimal without going through `fmt`.
+pub fn push_decimal(out: &mut Vec<u8>, n: i64) {
+    if n < 0 {
+        out.push(b'-');
+    }
+    let mut magnitude = n.unsigned_abs();
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (magnitude % 10) as u8;
+        magnitude /= 10;
+        if magnitude == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::push_decimal;
+
+    #[test]
+    fn decimals_read_as_format_writes_them() {
+        for n in [0, 7, -7, 10, 1234567890, i64::MAX, i64::MIN] {
+            let mut out = Vec::new();
+            push_decimal(&mut out, n);
+            assert_eq!(out, n.to_string().as_bytes());
+        }
+    }
+}
