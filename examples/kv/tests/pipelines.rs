@@ -54,7 +54,6 @@ fn a_64_mib_value_round_trips_past_the_default_input_limit() {
 /// offers the rest once it drains, so all are answered and the output
 /// queued never nears the limit.
 #[test]
-#[ignore = "needs the core change that offers unconsumed input again once output drains (on main, not yet merged)"]
 fn pipelined_gets_far_past_the_output_limit_are_all_answered() {
     const GETS: usize = 2_500;
     const VALUE: usize = 16 * 1024;
@@ -83,7 +82,6 @@ fn pipelined_gets_far_past_the_output_limit_are_all_answered() {
 /// handler leaves requests unconsumed; they are a backlog to serve, not an
 /// oversized request, and the connection must not be closed for them.
 #[test]
-#[ignore = "needs the core change that offers unconsumed input again once output drains (on main, not yet merged)"]
 fn a_pipelined_backlog_larger_than_the_input_limit_is_served() {
     const GETS: usize = 60_000;
     const VALUE: usize = 1024;
