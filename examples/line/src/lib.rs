@@ -21,6 +21,7 @@
 //! the order sent, private messages and nick changes included.
 
 mod command;
+mod options;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -30,6 +31,7 @@ use evloop::codec::{LineDecoder, LineError, DEFAULT_MAX_LINE_BYTES};
 use evloop::{AfterEof, CloseReason, Config, ConnId, Ctx, Handler, Origin, TimerId};
 
 pub use command::{has_control_chars, is_valid_nick, Command, MAX_NICK_CHARS};
+pub use options::{ServerOptions, DEFAULT_MAX_OUTPUT_BYTES};
 
 /// What `/help` answers.
 pub const HELP: &str = "* commands: /nick NAME, /who, /me ACTION, /msg NICK TEXT, /quit, /help; \

@@ -1,0 +1,106 @@
+//! The server's command-line options, shared by the `line` binary and the
+//! measurement binaries, so a measurement runs the very limits the server
+//! runs with.
+
+use std::time::Duration;
+
+use clap::Args;
+use evloop::Config;
+
+use crate::Settings;
+
+/// Output queued for one chat client before it is dropped as too slow:
+/// far below the framework's 4 MiB, since every line goes to everyone and
+/// a room of 10,000 slow readers would otherwise pin 40 GiB.
+pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 256 * 1024;
+
+/// The chat server's limits, as `line --help` lists them.
+#[derive(Debug, Clone, Args)]
+pub struct ServerOptions {
+    /// Connections open at once; further clients wait in the backlog.
+    #[arg(long, default_value_t = Config::default().max_connections)]
+    pub max_connections: usize,
+    /// Close a connection that sends nothing for this many seconds (0: never).
+    #[arg(long, default_value_t = 300)]
+    pub idle_timeout_secs: u64,
+    /// Close a connection whose unfinished line has been arriving for this many seconds (0: never).
+    #[arg(long, default_value_t = 30)]
+    pub line_timeout_secs: u64,
+    /// Close a connection whose output makes no progress for this many seconds (0: never).
+    #[arg(long, default_value_t = 30)]
+    pub write_timeout_secs: u64,
+    /// The longest line a client may send, in bytes; longer ones get `ERR`.
+    #[arg(long, default_value_t = Settings::default().max_line_bytes)]
+    pub max_line_bytes: usize,
+    /// Output queued for one client past which it is disconnected (a client that does not read).
+    #[arg(long, default_value_t = DEFAULT_MAX_OUTPUT_BYTES)]
+    pub max_output_bytes: usize,
+}
+
+impl Default for ServerOptions {
+    /// What `line` runs with when given no options.
+    fn default() -> ServerOptions {
+        ServerOptions {
+            max_connections: Config::default().max_connections,
+            idle_timeout_secs: 300,
+            line_timeout_secs: 30,
+            write_timeout_secs: 30,
+            max_line_bytes: Settings::default().max_line_bytes,
+            max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,
+        }
+    }
+}
+
+impl ServerOptions {
+    /// The chat's own limits.
+    pub fn settings(&self) -> Settings {
+        Settings { max_line_bytes: self.max_line_bytes, line_timeout: seconds(self.line_timeout_secs) }
+    }
+
+    /// The loop's limits, with room for the chat's longest line.
+    pub fn config(&self) -> Config {
+        let defaults = Config::default();
+        // The watermarks must stay below the output limit, however small it is set.
+        let high_watermark = defaults.high_watermark.min(self.max_output_bytes);
+        self.settings().loop_config(Config {
+            max_connections: self.max_connections,
+            idle_timeout: seconds(self.idle_timeout_secs),
+            write_timeout: seconds(self.write_timeout_secs),
+            max_output_bytes: self.max_output_bytes,
+            high_watermark,
+            low_watermark: defaults.low_watermark.min(high_watermark),
+            ..defaults
+        })
+    }
+}
+
+/// `0` switches a timeout off.
+fn seconds(secs: u64) -> Option<Duration> {
+    (secs > 0).then(|| Duration::from_secs(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        server: ServerOptions,
+    }
+
+    #[test]
+    fn the_defaults_are_what_the_command_line_gives_without_options() {
+        let parsed = Cli::parse_from(["line"]).server;
+        let defaults = ServerOptions::default();
+        assert_eq!(format!("{parsed:?}"), format!("{defaults:?}"));
+    }
+
+    #[test]
+    fn zero_switches_a_timeout_off() {
+        let options = ServerOptions { idle_timeout_secs: 0, line_timeout_secs: 0, ..ServerOptions::default() };
+        assert_eq!(options.config().idle_timeout, None);
+        assert_eq!(options.settings().line_timeout, None);
+    }
+}
