@@ -175,6 +175,21 @@ fn a_private_message_stays_in_order_with_what_came_before() {
 }
 
 #[test]
+fn renames_and_lines_in_one_write_arrive_in_the_order_they_happened() {
+    let server = start();
+    let [mut alice, mut bob] = room(server.addr);
+    alice.writer.write_all(b"/nick alice\nhi\n/nick ann\n/msg guest2 psst\nbye\n").unwrap();
+    bob.expect("* guest1 is now alice");
+    bob.expect("alice: hi");
+    bob.expect("* alice is now ann");
+    bob.expect("ann (private): psst");
+    bob.expect("ann: bye");
+    alice.expect("* guest1 is now alice");
+    alice.expect("* alice is now ann");
+    alice.expect("-> guest2: psst");
+}
+
+#[test]
 fn who_help_and_unknown_commands_answer_the_asker_only() {
     let server = start();
     let [mut alice, mut bob] = room(server.addr);

@@ -60,6 +60,24 @@ impl ChatClient {
         assert_eq!(line, wanted, "{} expected another line", self.nick);
     }
 
+    /// Reads lines until every line of every stream in `streams` has come,
+    /// byte for byte, each stream's lines in their order, interleaved in
+    /// any way: what several senders say at once. Any other line fails.
+    #[track_caller]
+    pub fn expect_interleaved(&mut self, streams: &[&[String]]) {
+        let mut next = vec![0; streams.len()];
+        let total: usize = streams.iter().map(|s| s.len()).sum();
+        for _ in 0..total {
+            let line = self.line();
+            let from = (0..streams.len()).find(|&s| streams[s].get(next[s]) == Some(&line));
+            let Some(from) = from else {
+                let expected: Vec<_> = (0..streams.len()).filter_map(|s| streams[s].get(next[s])).collect();
+                panic!("{} got {line:?}, expected one of {expected:?}", self.nick);
+            };
+            next[from] += 1;
+        }
+    }
+
     /// Asserts the server closes the connection next: end of file, or a
     /// reset if bytes we sent were still unread in the server's socket when
     /// it closed (that is what `close(2)` does with them).

@@ -1,0 +1,258 @@
+//! The chat handler: each client's lines, decoded and acted on.
+
+use std::time::Instant;
+
+use evloop::codec::{LineDecoder, LineError};
+use evloop::{AfterEof, CloseReason, ConnId, Ctx, Handler, Origin, TimerId};
+
+use crate::command::{has_control_chars, is_valid_nick, Command, MAX_NICK_CHARS};
+use crate::room::{Room, Taken, FLUSH_TIMER};
+use crate::Settings;
+
+/// What `/help` answers.
+pub const HELP: &str = "* commands: /nick NAME, /who, /me ACTION, /msg NICK TEXT, /quit, /help; \
+                        any other line is said to everyone (start it with // to say /...)";
+
+/// The key of the connection timer that bounds how long a line may take.
+const LINE_TIMER: u64 = 0;
+
+/// The chat room: every client connected is in it.
+#[derive(Debug)]
+pub struct Chat {
+    settings: Settings,
+    room: Room,
+}
+
+/// What the chat keeps per connection.
+#[derive(Debug)]
+pub struct Client {
+    decoder: LineDecoder,
+    /// When the line now arriving began, if one has begun.
+    line_started: Option<Instant>,
+    /// The timer that checks on `line_started`, while one is armed.
+    line_timer: Option<TimerId>,
+    /// Why the server closed this client, to tell the others.
+    leaving: Option<&'static str>,
+}
+
+/// Whether a client stays after a line.
+#[derive(Debug, PartialEq, Eq)]
+enum After {
+    Stay,
+    Quit,
+}
+
+impl Chat {
+    /// An empty room.
+    pub fn new(settings: Settings) -> Chat {
+        Chat { settings, room: Room::default() }
+    }
+
+    /// How many clients are in the room.
+    pub fn len(&self) -> usize {
+        self.room.len()
+    }
+
+    /// Whether the room is empty.
+    pub fn is_empty(&self) -> bool {
+        self.room.len() == 0
+    }
+
+    /// Sends one line to `id` alone, after what the room told it before.
+    fn reply(&mut self, cx: &mut Ctx, id: ConnId, text: &str) {
+        self.room.tell(cx, id, &format!("{text}\n"));
+    }
+
+    /// Says goodbye to `id` with `last_words` and closes it; the room hears
+    /// it left for `why`.
+    fn dismiss(
+        &mut self,
+        cx: &mut Ctx,
+        id: ConnId,
+        client_leaving: &mut Option<&'static str>,
+        why: &'static str,
+        last_words: &str,
+    ) {
+        self.reply(cx, id, last_words);
+        *client_leaving = Some(why);
+        cx.close(id);
+    }
+
+    /// Acts on one line from the decoder: a command, chat, or an `ERR`.
+    fn on_decoded(
+        &mut self,
+        cx: &mut Ctx,
+        id: ConnId,
+        leaving: &mut Option<&'static str>,
+        line: Result<&str, LineError<'_>>,
+    ) {
+        let after = match line {
+            Ok(text) => self.on_line(cx, id, text),
+            Err(LineError::TooLong { max_line_bytes }) => {
+                self.reply(cx, id, &format!("ERR line too long (max {max_line_bytes} bytes)"));
+                After::Stay
+            }
+            Err(LineError::InvalidUtf8 { .. }) => {
+                self.reply(cx, id, "ERR line is not valid UTF-8");
+                After::Stay
+            }
+        };
+        if after == After::Quit {
+            self.dismiss(cx, id, leaving, "quit", "* bye");
+        }
+    }
+
+    fn on_line(&mut self, cx: &mut Ctx, id: ConnId, text: &str) -> After {
+        if has_control_chars(text) {
+            self.reply(cx, id, "ERR control characters are not allowed");
+            return After::Stay;
+        }
+        let Some(member) = self.room.member(id) else { return After::Stay };
+        let nick = &member.nick;
+        match Command::parse(text) {
+            Command::Say(said) => {
+                let line = format!("{nick}: {said}\n");
+                self.room.say(cx, id, &line);
+            }
+            Command::Me(action) => {
+                let line = format!("* {nick} {action}\n");
+                self.room.say(cx, id, &line);
+            }
+            Command::Nick(new) => self.rename(cx, id, new),
+            Command::Msg { to, text } => self.private_message(cx, id, to, text),
+            Command::Who => {
+                let nicks = self.room.nicks();
+                let line = format!("* online ({}): {}", nicks.len(), nicks.join(", "));
+                self.reply(cx, id, &line);
+            }
+            Command::Quit => return After::Quit,
+            Command::Help => self.reply(cx, id, HELP),
+            Command::Nothing => {}
+            Command::Usage(usage) => self.reply(cx, id, &format!("ERR usage: {usage}")),
+            Command::Unknown(name) => self.reply(cx, id, &format!("ERR unknown command /{name}; /help lists commands")),
+        }
+        After::Stay
+    }
+
+    /// `/msg TO TEXT` from `id`: to one client only, confirmed to the sender.
+    fn private_message(&mut self, cx: &mut Ctx, id: ConnId, to: &str, text: &str) {
+        let Some(target) = self.room.owner_of(to) else {
+            return self.reply(cx, id, &format!("ERR no one here is called {to}"));
+        };
+        let (Some(from), Some(target_member)) = (self.room.member(id), self.room.member(target)) else { return };
+        let private = format!("{} (private): {text}\n", from.nick);
+        let confirmation = format!("-> {}: {text}", target_member.nick);
+        self.room.tell(cx, target, &private);
+        self.reply(cx, id, &confirmation);
+    }
+
+    /// `/nick NEW` from `id`.
+    fn rename(&mut self, cx: &mut Ctx, id: ConnId, new: &str) {
+        if !is_valid_nick(new) {
+            let rule = format!("1-{MAX_NICK_CHARS} letters, digits, _ or -, starting with a letter");
+            return self.reply(cx, id, &format!("ERR bad nick {new}: {rule}"));
+        }
+        match self.room.rename(id, new) {
+            Ok(old) => self.room.announce(cx, &format!("* {old} is now {new}\n")),
+            Err(Taken::ByAnother) => self.reply(cx, id, &format!("ERR nick {new} is taken")),
+            Err(Taken::ByYou) => self.reply(cx, id, &format!("* you are already {new}")),
+        }
+    }
+
+    /// After a batch of input: starts the clock on a line left unfinished,
+    /// so it must end within [`Settings::line_timeout`].
+    fn watch_unfinished_line(&self, cx: &mut Ctx, id: ConnId, client: &mut Client) {
+        let Some(timeout) = self.settings.line_timeout else { return };
+        if !client.decoder.is_mid_line() {
+            client.line_started = None;
+            return;
+        }
+        client.line_started.get_or_insert(cx.now());
+        // One timer covers every line: when it fires it checks the line
+        // then in progress and re-arms for its remainder.
+        if client.line_timer.is_none() {
+            client.line_timer = cx.set_conn_timer(id, timeout, LINE_TIMER);
+        }
+    }
+}
+
+impl Handler for Chat {
+    type Conn = Client;
+    type Message = ();
+
+    fn on_open(&mut self, cx: &mut Ctx, id: ConnId, _origin: Origin) -> Client {
+        let nick = self.room.enter(id).to_string();
+        let online = self.room.len();
+        self.reply(cx, id, &format!("* welcome {nick}! {online} online; /help lists commands"));
+        self.room.say(cx, id, &format!("* {nick} joined\n"));
+        Client {
+            decoder: LineDecoder::with_max_line_bytes(self.settings.max_line_bytes),
+            line_started: None,
+            line_timer: None,
+            leaving: None,
+        }
+    }
+
+    fn on_data(&mut self, cx: &mut Ctx, id: ConnId, client: &mut Client, data: &[u8]) -> usize {
+        let mut lines = client.decoder.decode(data);
+        for line in &mut lines {
+            self.on_decoded(cx, id, &mut client.leaving, line);
+            if !cx.is_open(id) {
+                // Quit, or over its output limit: the rest is moot.
+                return data.len();
+            }
+        }
+        let consumed = lines.consumed();
+        self.watch_unfinished_line(cx, id, client);
+        consumed
+    }
+
+    fn on_eof(&mut self, cx: &mut Ctx, id: ConnId, client: &mut Client, unconsumed: &[u8]) -> AfterEof {
+        // `printf 'hi' | nc ...`: a last line without its newline still counts.
+        if let Some(line) = client.decoder.decode_last(unconsumed) {
+            self.on_decoded(cx, id, &mut client.leaving, line);
+        }
+        // What the room said this turn, before the connection closes.
+        self.room.catch_up(cx, id);
+        AfterEof::Close
+    }
+
+    fn on_conn_timer(&mut self, cx: &mut Ctx, id: ConnId, client: &mut Client, _timer: TimerId, _key: u64) {
+        client.line_timer = None;
+        let (Some(timeout), Some(started)) = (self.settings.line_timeout, client.line_started) else { return };
+        let waited = cx.now().saturating_duration_since(started);
+        if waited >= timeout {
+            let last_words = format!("ERR line not finished within {}s; closing", timeout.as_secs_f64());
+            self.dismiss(cx, id, &mut client.leaving, "line timeout", &last_words);
+        } else {
+            client.line_timer = cx.set_conn_timer(id, timeout - waited, LINE_TIMER);
+        }
+    }
+
+    fn on_timer(&mut self, cx: &mut Ctx, _timer: TimerId, key: u64) {
+        if key == FLUSH_TIMER {
+            self.room.flush(cx);
+        }
+    }
+
+    fn on_close(&mut self, cx: &mut Ctx, id: ConnId, client: Client, reason: CloseReason) {
+        let Some(member) = self.room.remove(id) else { return };
+        let nick = member.nick;
+        let why = match (client.leaving, reason) {
+            // on_stop told everyone already.
+            (_, CloseReason::Shutdown) => return,
+            (Some(why), _) => why.to_string(),
+            (None, CloseReason::PeerClosed) => String::new(),
+            (None, CloseReason::OutputLimit) => "too slow to read".to_string(),
+            (None, reason) => reason.to_string(),
+        };
+        let line = if why.is_empty() { format!("* {nick} left\n") } else { format!("* {nick} left ({why})\n") };
+        self.room.announce(cx, &line);
+    }
+
+    fn on_stop(&mut self, cx: &mut Ctx) {
+        // Now, not at the end of the turn: every connection closes next.
+        self.room.announce(cx, "* server shutting down\n");
+        self.room.flush(cx);
+    }
+}

@@ -1,0 +1,68 @@
+//! The line server under bursts that cost every member something: many
+//! connects at once, many renames in one write. Each member hears every
+//! notice exactly once and in order, while others talk.
+
+use evloop_tests::chat::{room, ChatClient as Client};
+use evloop_tests::{connect, test_config, Server};
+use line::{Chat, Settings};
+
+fn start(settings: Settings) -> Server<Chat> {
+    Server::start(settings.loop_config(test_config()), Chat::new(settings))
+}
+
+/// `first..=last` as `* guestN joined` lines.
+fn joins(first: usize, last: usize) -> Vec<String> {
+    (first..=last).map(|n| format!("* guest{n} joined")).collect()
+}
+
+#[test]
+fn a_burst_of_connects_is_announced_once_in_order_to_each_member_present() {
+    const BURST: usize = 300;
+    let server = start(Settings::default());
+    let [mut alice, mut bob, mut carol] = room(server.addr);
+    // All at once, and then idle: they read nothing until the end.
+    let newcomers: Vec<_> = (0..BURST).map(|_| connect(server.addr)).collect();
+    let said: Vec<String> = (0..20).map(|n| format!("line {n} while the room fills")).collect();
+    for line in &said {
+        alice.send(line);
+    }
+    let heard: Vec<String> = said.iter().map(|line| format!("guest1: {line}")).collect();
+    let joined = joins(4, 3 + BURST);
+    bob.expect_interleaved(&[&joined, &heard]);
+    carol.expect_interleaved(&[&joined, &heard]);
+    alice.expect_interleaved(&[&joined]);
+
+    // Each newcomer heard the joins after its own, not those before. They
+    // stay connected until the end, so nobody hears a leave.
+    let mut checked = Vec::with_capacity(BURST);
+    for (k, stream) in newcomers.into_iter().enumerate() {
+        let number = 4 + k;
+        let mut newcomer = Client::over(stream);
+        assert_eq!(newcomer.nick, format!("guest{number}"), "guests are numbered in the order they connected");
+        let later_joins = joins(number + 1, 3 + BURST);
+        newcomer.send("/who");
+        let who_prefix = format!("* online ({}): ", 3 + BURST);
+        let mut joins_heard = 0;
+        loop {
+            let line = newcomer.line();
+            if line.starts_with(&who_prefix) {
+                break;
+            }
+            if line.starts_with("guest1: ") {
+                assert!(heard.contains(&line), "{} got a line alice never said: {line:?}", newcomer.nick);
+                continue;
+            }
+            assert_eq!(
+                Some(&line),
+                later_joins.get(joins_heard),
+                "{} heard the joins out of order or twice",
+                newcomer.nick
+            );
+            joins_heard += 1;
+        }
+        assert_eq!(joins_heard, later_joins.len(), "{} missed a join", newcomer.nick);
+        checked.push(newcomer);
+    }
+    let (_, stats) = server.stop();
+    assert_eq!(stats.accepted, 3 + BURST as u64, "every connect was accepted");
+}
