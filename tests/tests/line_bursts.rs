@@ -2,6 +2,8 @@
 //! connects at once, many renames in one write. Each member hears every
 //! notice exactly once and in order, while others talk.
 
+use std::io::Write;
+
 use evloop_tests::chat::{room, ChatClient as Client};
 use evloop_tests::{connect, test_config, Server};
 use line::{Chat, Settings};
@@ -65,4 +67,30 @@ fn a_burst_of_connects_is_announced_once_in_order_to_each_member_present() {
     }
     let (_, stats) = server.stop();
     assert_eq!(stats.accepted, 3 + BURST as u64, "every connect was accepted");
+}
+
+#[test]
+fn a_burst_of_renames_in_one_write_reaches_everyone_in_order() {
+    // Far past the lines handled per turn: the rest of the write waits for
+    // later turns, and must come out whole and in order.
+    const RENAMES: usize = 2000;
+    let settings = Settings::default();
+    assert!(RENAMES > 10 * settings.max_lines_per_turn, "the burst spans many turns");
+    let server = start(settings);
+    let [mut renamer, mut bob, mut carol] = room(server.addr);
+    let burst: String = (0..RENAMES).map(|n| format!("/nick x{n}\n")).collect();
+    renamer.writer.write_all(burst.as_bytes()).unwrap();
+    let said: Vec<String> = (0..20).map(|n| format!("line {n} during the renames")).collect();
+    for line in &said {
+        carol.send(line);
+    }
+    let renames: Vec<String> = (0..RENAMES)
+        .map(|n| if n == 0 { "* guest1 is now x0".to_string() } else { format!("* x{} is now x{n}", n - 1) })
+        .collect();
+    let heard: Vec<String> = said.iter().map(|line| format!("guest3: {line}")).collect();
+    bob.expect_interleaved(&[&renames, &heard]);
+    renamer.expect_interleaved(&[&renames, &heard]);
+    carol.expect_interleaved(&[&renames]);
+    bob.send("/who");
+    bob.expect(&format!("* online (3): guest2, guest3, x{}", RENAMES - 1));
 }

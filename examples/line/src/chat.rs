@@ -6,6 +6,7 @@ use evloop::codec::{LineDecoder, LineError};
 use evloop::{AfterEof, CloseReason, ConnId, Ctx, Handler, Origin, TimerId};
 
 use crate::command::{has_control_chars, is_valid_nick, Command, MAX_NICK_CHARS};
+use crate::intake::{has_line, Hold, Intake};
 use crate::room::{Room, Taken, FLUSH_TIMER};
 use crate::Settings;
 
@@ -27,6 +28,8 @@ pub struct Chat {
 #[derive(Debug)]
 pub struct Client {
     decoder: LineDecoder,
+    /// How many of its lines the server takes now.
+    intake: Intake,
     /// When the line now arriving began, if one has begun.
     line_started: Option<Instant>,
     /// The timer that checks on `line_started`, while one is armed.
@@ -187,6 +190,7 @@ impl Handler for Chat {
         self.room.say(cx, id, &format!("* {nick} joined\n"));
         Client {
             decoder: LineDecoder::with_max_line_bytes(self.settings.max_line_bytes),
+            intake: Intake::new(self.settings.max_lines_per_turn),
             line_started: None,
             line_timer: None,
             leaving: None,
@@ -195,15 +199,28 @@ impl Handler for Chat {
 
     fn on_data(&mut self, cx: &mut Ctx, id: ConnId, client: &mut Client, data: &[u8]) -> usize {
         let mut lines = client.decoder.decode(data);
-        for line in &mut lines {
+        client.intake.start_turn();
+        let held_back = loop {
+            // Hold back only a complete line: a partial one waits anyway.
+            let hold = client.intake.holds_back().filter(|_| has_line(&data[lines.consumed()..]));
+            if hold.is_some() {
+                break hold;
+            }
+            let Some(line) = lines.next() else { break None };
+            client.intake.took();
             self.on_decoded(cx, id, &mut client.leaving, line);
             if !cx.is_open(id) {
                 // Quit, or over its output limit: the rest is moot.
                 return data.len();
             }
-        }
+        };
         let consumed = lines.consumed();
-        self.watch_unfinished_line(cx, id, client);
+        match held_back {
+            // Every complete line taken: what is left is a line under way.
+            None => self.watch_unfinished_line(cx, id, client),
+            // Lines consumed, so the loop offers the rest again next turn.
+            Some(Hold::TurnOver) => {}
+        }
         consumed
     }
 

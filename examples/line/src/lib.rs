@@ -21,6 +21,7 @@
 
 mod chat;
 mod command;
+mod intake;
 mod options;
 mod room;
 mod settings;

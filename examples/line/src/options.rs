@@ -35,6 +35,9 @@ pub struct ServerOptions {
     /// Output queued for one client past which it is disconnected (a client that does not read).
     #[arg(long, default_value_t = DEFAULT_MAX_OUTPUT_BYTES)]
     pub max_output_bytes: usize,
+    /// Lines handled from one client's input per turn before the others get theirs; the rest wait a turn.
+    #[arg(long, default_value_t = Settings::default().max_lines_per_turn)]
+    pub max_lines_per_turn: usize,
 }
 
 impl Default for ServerOptions {
@@ -47,6 +50,7 @@ impl Default for ServerOptions {
             write_timeout_secs: 30,
             max_line_bytes: Settings::default().max_line_bytes,
             max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,
+            max_lines_per_turn: Settings::default().max_lines_per_turn,
         }
     }
 }
@@ -54,7 +58,11 @@ impl Default for ServerOptions {
 impl ServerOptions {
     /// The chat's own limits.
     pub fn settings(&self) -> Settings {
-        Settings { max_line_bytes: self.max_line_bytes, line_timeout: seconds(self.line_timeout_secs) }
+        Settings {
+            max_line_bytes: self.max_line_bytes,
+            line_timeout: seconds(self.line_timeout_secs),
+            max_lines_per_turn: self.max_lines_per_turn,
+        }
     }
 
     /// The loop's limits, with room for the chat's longest line.

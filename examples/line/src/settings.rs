@@ -16,12 +16,22 @@ pub struct Settings {
     /// client sending a byte every few seconds and never a newline (a
     /// slowloris) would hold its slot forever. `None` disables it.
     pub line_timeout: Option<Duration>,
+    /// Lines taken from one client's input per `on_data` call, that is per
+    /// turn of the loop, before the other clients get theirs: the rest is
+    /// left unconsumed and the loop offers it again on a later turn. Bounds
+    /// the work one write can cause at once (7,000 `/nick` lines in one
+    /// write would otherwise all be handled before anyone else is served).
+    pub max_lines_per_turn: usize,
 }
 
 impl Default for Settings {
-    /// Lines up to 8 KiB, arriving within 30 seconds.
+    /// Lines up to 8 KiB, arriving within 30 seconds, 64 a turn.
     fn default() -> Settings {
-        Settings { max_line_bytes: DEFAULT_MAX_LINE_BYTES, line_timeout: Some(Duration::from_secs(30)) }
+        Settings {
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            line_timeout: Some(Duration::from_secs(30)),
+            max_lines_per_turn: 64,
+        }
     }
 }
 
