@@ -6,7 +6,7 @@ use evloop::codec::{LineDecoder, LineError};
 use evloop::{AfterEof, CloseReason, ConnId, Ctx, Handler, Origin, TimerId};
 
 use crate::command::{has_control_chars, is_valid_nick, Command, MAX_NICK_CHARS};
-use crate::intake::{has_line, Hold, Intake};
+use crate::intake::{has_line, Hold, Intake, Throttle};
 use crate::room::{Room, Taken, FLUSH_TIMER};
 use crate::Settings;
 
@@ -16,6 +16,9 @@ pub const HELP: &str = "* commands: /nick NAME, /who, /me ACTION, /msg NICK TEXT
 
 /// The key of the connection timer that bounds how long a line may take.
 const LINE_TIMER: u64 = 0;
+/// The key of the connection timer that resumes reading a client held
+/// back by flood control.
+const FLOOD_TIMER: u64 = 1;
 
 /// The chat room: every client connected is in it.
 #[derive(Debug)]
@@ -34,6 +37,8 @@ pub struct Client {
     line_started: Option<Instant>,
     /// The timer that checks on `line_started`, while one is armed.
     line_timer: Option<TimerId>,
+    /// The timer that resumes reading after flood control held it back.
+    flood_timer: Option<TimerId>,
     /// Why the server closed this client, to tell the others.
     leaving: Option<&'static str>,
 }
@@ -162,6 +167,40 @@ impl Chat {
         }
     }
 
+    /// `id` is over its line rate: stop reading it until its next line is
+    /// due, or disconnect it if it has been over for too long.
+    fn hold_back(&mut self, cx: &mut Ctx, id: ConnId, client: &mut Client) {
+        match client.intake.throttle(cx.now()) {
+            Throttle::Wait(wait) => {
+                cx.pause_read(id);
+                if client.flood_timer.is_none() {
+                    client.flood_timer = cx.set_conn_timer(id, wait, FLOOD_TIMER);
+                }
+            }
+            Throttle::Disconnect => {
+                let Some(flood) = self.settings.flood else { return };
+                let over = flood.disconnect_after.unwrap_or_default().as_secs_f64();
+                let last_words =
+                    format!("ERR flooding: over {} lines a second for {over} s; disconnecting", flood.lines_per_sec);
+                self.dismiss(cx, id, &mut client.leaving, "flooding", &last_words);
+            }
+        }
+    }
+
+    /// The line timer fired: closes `id` if its line has taken too long,
+    /// else re-arms for the rest of the time it has.
+    fn check_line_timeout(&mut self, cx: &mut Ctx, id: ConnId, client: &mut Client) {
+        client.line_timer = None;
+        let (Some(timeout), Some(started)) = (self.settings.line_timeout, client.line_started) else { return };
+        let waited = cx.now().saturating_duration_since(started);
+        if waited >= timeout {
+            let last_words = format!("ERR line not finished within {}s; closing", timeout.as_secs_f64());
+            self.dismiss(cx, id, &mut client.leaving, "line timeout", &last_words);
+        } else {
+            client.line_timer = cx.set_conn_timer(id, timeout - waited, LINE_TIMER);
+        }
+    }
+
     /// After a batch of input: starts the clock on a line left unfinished,
     /// so it must end within [`Settings::line_timeout`].
     fn watch_unfinished_line(&self, cx: &mut Ctx, id: ConnId, client: &mut Client) {
@@ -190,24 +229,27 @@ impl Handler for Chat {
         self.room.say(cx, id, &format!("* {nick} joined\n"));
         Client {
             decoder: LineDecoder::with_max_line_bytes(self.settings.max_line_bytes),
-            intake: Intake::new(self.settings.max_lines_per_turn),
+            intake: Intake::new(self.settings.max_lines_per_turn, self.settings.flood.as_ref(), cx.now()),
             line_started: None,
             line_timer: None,
+            flood_timer: None,
             leaving: None,
         }
     }
 
     fn on_data(&mut self, cx: &mut Ctx, id: ConnId, client: &mut Client, data: &[u8]) -> usize {
+        let now = cx.now();
         let mut lines = client.decoder.decode(data);
         client.intake.start_turn();
         let held_back = loop {
             // Hold back only a complete line: a partial one waits anyway.
-            let hold = client.intake.holds_back().filter(|_| has_line(&data[lines.consumed()..]));
+            let hold = client.intake.holds_back(now).filter(|_| has_line(&data[lines.consumed()..]));
             if hold.is_some() {
                 break hold;
             }
             let Some(line) = lines.next() else { break None };
-            client.intake.took();
+            // Text costs what everyone has to read; an error, one line.
+            client.intake.took(line.as_ref().map_or(0, |text| text.len()));
             self.on_decoded(cx, id, &mut client.leaving, line);
             if !cx.is_open(id) {
                 // Quit, or over its output limit: the rest is moot.
@@ -217,9 +259,20 @@ impl Handler for Chat {
         let consumed = lines.consumed();
         match held_back {
             // Every complete line taken: what is left is a line under way.
-            None => self.watch_unfinished_line(cx, id, client),
-            // Lines consumed, so the loop offers the rest again next turn.
-            Some(Hold::TurnOver) => {}
+            None => {
+                client.intake.caught_up();
+                self.watch_unfinished_line(cx, id, client);
+            }
+            Some(hold) => {
+                // Complete lines wait on the server, not on the client: no
+                // line is being slowly typed.
+                client.line_started = None;
+                if hold == Hold::Throttled {
+                    self.hold_back(cx, id, client);
+                }
+                // Hold::TurnOver: lines were consumed, so the loop offers
+                // the rest again on a later turn.
+            }
         }
         consumed
     }
@@ -234,15 +287,14 @@ impl Handler for Chat {
         AfterEof::Close
     }
 
-    fn on_conn_timer(&mut self, cx: &mut Ctx, id: ConnId, client: &mut Client, _timer: TimerId, _key: u64) {
-        client.line_timer = None;
-        let (Some(timeout), Some(started)) = (self.settings.line_timeout, client.line_started) else { return };
-        let waited = cx.now().saturating_duration_since(started);
-        if waited >= timeout {
-            let last_words = format!("ERR line not finished within {}s; closing", timeout.as_secs_f64());
-            self.dismiss(cx, id, &mut client.leaving, "line timeout", &last_words);
-        } else {
-            client.line_timer = cx.set_conn_timer(id, timeout - waited, LINE_TIMER);
+    fn on_conn_timer(&mut self, cx: &mut Ctx, id: ConnId, client: &mut Client, _timer: TimerId, key: u64) {
+        match key {
+            FLOOD_TIMER => {
+                client.flood_timer = None;
+                // The loop offers the lines held back again.
+                cx.resume_read(id);
+            }
+            _ => self.check_line_timeout(cx, id, client),
         }
     }
 

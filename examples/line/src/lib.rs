@@ -29,4 +29,4 @@ mod settings;
 pub use chat::{Chat, Client, HELP};
 pub use command::{has_control_chars, is_valid_nick, Command, MAX_NICK_CHARS};
 pub use options::{ServerOptions, DEFAULT_MAX_OUTPUT_BYTES};
-pub use settings::Settings;
+pub use settings::{FloodLimit, Settings};

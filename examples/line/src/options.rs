@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::Args;
 use evloop::Config;
 
-use crate::Settings;
+use crate::{FloodLimit, Settings};
 
 /// Output queued for one chat client before it is dropped as too slow:
 /// far below the framework's 4 MiB, since every line goes to everyone and
@@ -38,7 +38,19 @@ pub struct ServerOptions {
     /// Lines handled from one client's input per turn before the others get theirs; the rest wait a turn.
     #[arg(long, default_value_t = Settings::default().max_lines_per_turn)]
     pub max_lines_per_turn: usize,
+    /// Flood control: lines per second one client may keep up (a line over 512 bytes counts once per 512 begun); past it the server stops reading it for a while (0: no flood control).
+    #[arg(long, default_value_t = FloodLimit::default().lines_per_sec)]
+    pub flood_lines_per_sec: f64,
+    /// Flood control: lines one client may send at once before the rate applies.
+    #[arg(long, default_value_t = FloodLimit::default().burst)]
+    pub flood_burst: u32,
+    /// Flood control: disconnect a client held back this many seconds without a break (0: never).
+    #[arg(long, default_value_t = FLOOD_DISCONNECT_SECS)]
+    pub flood_disconnect_secs: u64,
 }
+
+/// [`FloodLimit::default`]'s `disconnect_after`, in whole seconds.
+const FLOOD_DISCONNECT_SECS: u64 = 10;
 
 impl Default for ServerOptions {
     /// What `line` runs with when given no options.
@@ -51,6 +63,9 @@ impl Default for ServerOptions {
             max_line_bytes: Settings::default().max_line_bytes,
             max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,
             max_lines_per_turn: Settings::default().max_lines_per_turn,
+            flood_lines_per_sec: FloodLimit::default().lines_per_sec,
+            flood_burst: FloodLimit::default().burst,
+            flood_disconnect_secs: FLOOD_DISCONNECT_SECS,
         }
     }
 }
@@ -62,6 +77,11 @@ impl ServerOptions {
             max_line_bytes: self.max_line_bytes,
             line_timeout: seconds(self.line_timeout_secs),
             max_lines_per_turn: self.max_lines_per_turn,
+            flood: (self.flood_lines_per_sec > 0.0).then(|| FloodLimit {
+                lines_per_sec: self.flood_lines_per_sec,
+                burst: self.flood_burst.max(1),
+                disconnect_after: seconds(self.flood_disconnect_secs),
+            }),
         }
     }
 
@@ -103,6 +123,13 @@ mod tests {
         let parsed = Cli::parse_from(["line"]).server;
         let defaults = ServerOptions::default();
         assert_eq!(format!("{parsed:?}"), format!("{defaults:?}"));
+    }
+
+    #[test]
+    fn the_default_flood_limit_is_the_libraries() {
+        assert_eq!(ServerOptions::default().settings().flood, Some(FloodLimit::default()));
+        let off = ServerOptions { flood_lines_per_sec: 0.0, ..ServerOptions::default() };
+        assert_eq!(off.settings().flood, None, "0 lines a second: no flood control");
     }
 
     #[test]

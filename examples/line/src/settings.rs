@@ -22,15 +22,48 @@ pub struct Settings {
     /// the work one write can cause at once (7,000 `/nick` lines in one
     /// write would otherwise all be handled before anyone else is served).
     pub max_lines_per_turn: usize,
+    /// Flood control: how fast one client may send lines. `None` lets a
+    /// client send as fast as the server reads, which one client writing
+    /// flat out turns into more than the other members can read: they are
+    /// the ones dropped, as too slow.
+    pub flood: Option<FloodLimit>,
+}
+
+/// Flood control: a client's line rate with a burst (a token bucket).
+///
+/// A client may send `burst` lines at once and then `lines_per_sec` on
+/// average; a line of text longer than 512 bytes counts as one line per
+/// 512 bytes begun. Past that, the server reads no more from the client
+/// until its next line is due (TCP holds the rest back, in the client's own
+/// buffers); a client held back for `disconnect_after` without a break is
+/// told why and disconnected.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FloodLimit {
+    /// Lines per second a client may keep up. Must be positive.
+    pub lines_per_sec: f64,
+    /// Lines a client may send at once, beyond the rate (at least 1).
+    pub burst: u32,
+    /// How long a client may stay over its rate before it is
+    /// disconnected; `None`: held back, never disconnected.
+    pub disconnect_after: Option<Duration>,
+}
+
+impl Default for FloodLimit {
+    /// 10 lines a second, 40 at once, disconnected after 10 s over.
+    fn default() -> FloodLimit {
+        FloodLimit { lines_per_sec: 10.0, burst: 40, disconnect_after: Some(Duration::from_secs(10)) }
+    }
 }
 
 impl Default for Settings {
-    /// Lines up to 8 KiB, arriving within 30 seconds, 64 a turn.
+    /// Lines up to 8 KiB, arriving within 30 seconds, 64 a turn, and the
+    /// default [`FloodLimit`].
     fn default() -> Settings {
         Settings {
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
             line_timeout: Some(Duration::from_secs(30)),
             max_lines_per_turn: 64,
+            flood: Some(FloodLimit::default()),
         }
     }
 }
