@@ -1,9 +1,10 @@
 //! The chat handler: each client's lines, decoded and acted on.
 
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use evloop::codec::{LineDecoder, LineError};
-use evloop::{AfterEof, CloseReason, ConnId, Ctx, Handler, Origin, TimerId};
+use evloop::{AfterEof, CloseReason, ConnId, Ctx, Handler, Origin, Refusal, TimerId};
 
 use crate::command::{has_control_chars, is_valid_nick, Command, MAX_NICK_CHARS};
 use crate::intake::{has_line, Hold, Intake, Throttle};
@@ -13,6 +14,13 @@ use crate::Settings;
 /// What `/help` answers.
 pub const HELP: &str = "* commands: /nick NAME, /who, /me ACTION, /msg NICK TEXT, /quit, /help; \
                         any other line is said to everyone (start it with // to say /...)";
+
+/// What a client turned away at `--max-connections` reads before the close.
+pub const SERVER_FULL: &str = "* server full, try again later\n";
+
+/// What a client turned away at `--max-connections-per-ip` reads before the
+/// close.
+pub const TOO_MANY_FROM_YOU: &str = "* too many connections from your address\n";
 
 /// The key of the connection timer that bounds how long a line may take.
 const LINE_TIMER: u64 = 0;
@@ -317,6 +325,14 @@ impl Handler for Chat {
         };
         let line = if why.is_empty() { format!("* {nick} left\n") } else { format!("* {nick} left ({why})\n") };
         self.room.announce(cx, &line);
+    }
+
+    fn on_refused(&mut self, _peer: SocketAddr, why: Refusal) -> &[u8] {
+        match why {
+            Refusal::MaxConnectionsPerIp => TOO_MANY_FROM_YOU.as_bytes(),
+            // Refusal is non-exhaustive: whatever else, the server is full.
+            _ => SERVER_FULL.as_bytes(),
+        }
     }
 
     fn on_stop(&mut self, cx: &mut Ctx) {

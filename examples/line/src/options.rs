@@ -17,9 +17,12 @@ pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 256 * 1024;
 /// The chat server's limits, as `line --help` lists them.
 #[derive(Debug, Clone, Args)]
 pub struct ServerOptions {
-    /// Connections open at once; further clients wait in the backlog.
+    /// Connections open at once; a client past it is told `* server full, try again later` and closed.
     #[arg(long, default_value_t = Config::default().max_connections)]
     pub max_connections: usize,
+    /// Connections open at once from one IP address; one past it is told `* too many connections from your address` and closed [default: no limit].
+    #[arg(long)]
+    pub max_connections_per_ip: Option<usize>,
     /// Close a connection that sends nothing for this many seconds (0: never).
     #[arg(long, default_value_t = 300)]
     pub idle_timeout_secs: u64,
@@ -57,6 +60,7 @@ impl Default for ServerOptions {
     fn default() -> ServerOptions {
         ServerOptions {
             max_connections: Config::default().max_connections,
+            max_connections_per_ip: None,
             idle_timeout_secs: 300,
             line_timeout_secs: 30,
             write_timeout_secs: 30,
@@ -92,6 +96,7 @@ impl ServerOptions {
         let high_watermark = defaults.high_watermark.min(self.max_output_bytes);
         self.settings().loop_config(Config {
             max_connections: self.max_connections,
+            max_connections_per_ip: self.max_connections_per_ip,
             idle_timeout: seconds(self.idle_timeout_secs),
             write_timeout: seconds(self.write_timeout_secs),
             max_output_bytes: self.max_output_bytes,
