@@ -219,6 +219,33 @@ fn control_characters_are_refused() {
 }
 
 #[test]
+fn invisible_and_text_direction_characters_are_refused_in_lines_and_commands() {
+    // 69 lines as fast as the server answers them: over the default flood
+    // rate, which is not what this test is about.
+    let settings = Settings { flood: None, ..Settings::default() };
+    let server = Server::start(settings.loop_config(test_config()), Chat::new(settings));
+    let [mut alice, mut bob] = room(server.addr);
+    let refused = [
+        '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
+        '\u{200E}', '\u{200F}', '\u{061C}', '\u{200B}', '\u{200C}', '\u{200D}', '\u{2060}', '\u{FEFF}',
+    ];
+    for c in refused {
+        let error = format!("ERR invisible or text-direction character U+{:04X} is not allowed", c as u32);
+        for line in [format!("evil{c}txt.exe"), format!("/me hides{c}"), format!("/msg guest2 a{c}b")] {
+            alice.send(&line);
+            alice.expect(&error);
+        }
+        alice.send(&format!("/nick ali{c}ce"));
+        alice.expect(&error);
+    }
+    alice.send("right-to-left script is fine: שלום");
+    // Bob's next line: nothing refused reached him.
+    bob.expect("guest1: right-to-left script is fine: שלום");
+    bob.send("/who");
+    bob.expect("* online (2): guest1, guest2");
+}
+
+#[test]
 fn quit_says_bye_closes_and_is_announced() {
     let server = start();
     let [mut alice, mut bob] = room(server.addr);

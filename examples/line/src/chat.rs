@@ -6,7 +6,7 @@ use std::time::Instant;
 use evloop::codec::{LineDecoder, LineError};
 use evloop::{AfterEof, CloseReason, ConnId, Ctx, Handler, Origin, Refusal, TimerId};
 
-use crate::command::{has_control_chars, is_valid_nick, Command, MAX_NICK_CHARS};
+use crate::command::{has_control_chars, invisible_char, is_valid_nick, Command, MAX_NICK_CHARS};
 use crate::intake::{has_line, Hold, Intake, Throttle};
 use crate::room::{Room, Taken, FLUSH_TIMER};
 use crate::Settings;
@@ -121,6 +121,12 @@ impl Chat {
     fn on_line(&mut self, cx: &mut Ctx, id: ConnId, text: &str) -> After {
         if has_control_chars(text) {
             self.reply(cx, id, "ERR control characters are not allowed");
+            return After::Stay;
+        }
+        // Commands included: a nick, a /msg or a /me must not hide text either.
+        if let Some(c) = invisible_char(text) {
+            let refusal = format!("ERR invisible or text-direction character U+{:04X} is not allowed", c as u32);
+            self.reply(cx, id, &refusal);
             return After::Stay;
         }
         let Some(member) = self.room.member(id) else { return After::Stay };

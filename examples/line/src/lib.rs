@@ -27,6 +27,6 @@ mod room;
 mod settings;
 
 pub use chat::{Chat, Client, HELP, SERVER_FULL, TOO_MANY_FROM_YOU};
-pub use command::{has_control_chars, is_valid_nick, Command, MAX_NICK_CHARS};
+pub use command::{has_control_chars, invisible_char, is_valid_nick, Command, MAX_NICK_CHARS};
 pub use options::{ServerOptions, DEFAULT_MAX_OUTPUT_BYTES};
 pub use settings::{FloodLimit, Settings};
