@@ -27,6 +27,8 @@ const LINE_TIMER: u64 = 0;
 /// The key of the connection timer that resumes reading a client held
 /// back by flood control.
 const FLOOD_TIMER: u64 = 1;
+/// The key of the connection timer that checks a client is not idle.
+const IDLE_TIMER: u64 = 2;
 
 /// The chat room: every client connected is in it.
 #[derive(Debug)]
@@ -41,6 +43,9 @@ pub struct Client {
     decoder: LineDecoder,
     /// How many of its lines the server takes now.
     intake: Intake,
+    /// When it last sent anything: a stamp, checked when the idle timer
+    /// fires, so input costs no timer work.
+    last_input: Instant,
     /// When the line now arriving began, if one has begun.
     line_started: Option<Instant>,
     /// The timer that checks on `line_started`, while one is armed.
@@ -201,6 +206,19 @@ impl Chat {
         }
     }
 
+    /// The idle timer fired: closes `id`, telling it why, if it has sent
+    /// nothing for [`Settings::idle_timeout`], else re-arms for the rest.
+    fn check_idle(&mut self, cx: &mut Ctx, id: ConnId, client: &mut Client) {
+        let Some(idle) = self.settings.idle_timeout else { return };
+        let quiet = cx.now().saturating_duration_since(client.last_input);
+        if quiet >= idle {
+            let last_words = format!("* idle for {} s, disconnecting", idle.as_secs_f64());
+            self.dismiss(cx, id, &mut client.leaving, "idle timeout", &last_words);
+        } else {
+            cx.set_conn_timer(id, idle - quiet, IDLE_TIMER);
+        }
+    }
+
     /// The line timer fired: closes `id` if its line has taken too long,
     /// else re-arms for the rest of the time it has.
     fn check_line_timeout(&mut self, cx: &mut Ctx, id: ConnId, client: &mut Client) {
@@ -237,6 +255,9 @@ impl Handler for Chat {
     type Message = ();
 
     fn on_open(&mut self, cx: &mut Ctx, id: ConnId, _origin: Origin) -> Client {
+        if let Some(idle) = self.settings.idle_timeout {
+            cx.set_conn_timer(id, idle, IDLE_TIMER);
+        }
         let nick = self.room.enter(id).to_string();
         let online = self.room.len();
         self.reply(cx, id, &format!("* welcome {nick}! {online} online; /help lists commands"));
@@ -244,6 +265,7 @@ impl Handler for Chat {
         Client {
             decoder: LineDecoder::with_max_line_bytes(self.settings.max_line_bytes),
             intake: Intake::new(self.settings.max_lines_per_turn, self.settings.flood.as_ref(), cx.now()),
+            last_input: cx.now(),
             line_started: None,
             line_timer: None,
             flood_timer: None,
@@ -253,6 +275,7 @@ impl Handler for Chat {
 
     fn on_data(&mut self, cx: &mut Ctx, id: ConnId, client: &mut Client, data: &[u8]) -> usize {
         let now = cx.now();
+        client.last_input = now;
         let mut lines = client.decoder.decode(data);
         client.intake.start_turn();
         let held_back = loop {
@@ -308,6 +331,7 @@ impl Handler for Chat {
                 // The loop offers the lines held back again.
                 cx.resume_read(id);
             }
+            IDLE_TIMER => self.check_idle(cx, id, client),
             _ => self.check_line_timeout(cx, id, client),
         }
     }

@@ -23,7 +23,7 @@ pub struct ServerOptions {
     /// Connections open at once from one IP address; one past it is told `* too many connections from your address` and closed [default: no limit].
     #[arg(long)]
     pub max_connections_per_ip: Option<usize>,
-    /// Close a connection that sends nothing for this many seconds (0: never).
+    /// Tell a client that sends nothing for this many seconds `* idle for N s, disconnecting` and close it (0: never).
     #[arg(long, default_value_t = 300)]
     pub idle_timeout_secs: u64,
     /// Close a connection whose unfinished line has been arriving for this many seconds (0: never).
@@ -80,6 +80,7 @@ impl ServerOptions {
         Settings {
             max_line_bytes: self.max_line_bytes,
             line_timeout: seconds(self.line_timeout_secs),
+            idle_timeout: seconds(self.idle_timeout_secs),
             max_lines_per_turn: self.max_lines_per_turn,
             flood: (self.flood_lines_per_sec > 0.0).then(|| FloodLimit {
                 lines_per_sec: self.flood_lines_per_sec,
@@ -97,7 +98,6 @@ impl ServerOptions {
         self.settings().loop_config(Config {
             max_connections: self.max_connections,
             max_connections_per_ip: self.max_connections_per_ip,
-            idle_timeout: seconds(self.idle_timeout_secs),
             write_timeout: seconds(self.write_timeout_secs),
             max_output_bytes: self.max_output_bytes,
             high_watermark,
@@ -138,9 +138,16 @@ mod tests {
     }
 
     #[test]
+    fn the_chat_keeps_the_idle_timeout_not_the_loop() {
+        let options = ServerOptions::default();
+        assert_eq!(options.settings().idle_timeout, Some(Duration::from_secs(300)));
+        assert_eq!(options.config().idle_timeout, None, "the loop would close without a word");
+    }
+
+    #[test]
     fn zero_switches_a_timeout_off() {
         let options = ServerOptions { idle_timeout_secs: 0, line_timeout_secs: 0, ..ServerOptions::default() };
-        assert_eq!(options.config().idle_timeout, None);
+        assert_eq!(options.settings().idle_timeout, None);
         assert_eq!(options.settings().line_timeout, None);
     }
 }

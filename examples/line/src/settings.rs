@@ -16,6 +16,11 @@ pub struct Settings {
     /// client sending a byte every few seconds and never a newline (a
     /// slowloris) would hold its slot forever. `None` disables it.
     pub line_timeout: Option<Duration>,
+    /// How long a client may send nothing before it is told
+    /// `* idle for N s, disconnecting` and closed. The chat keeps this
+    /// itself, instead of the loop's [`Config::idle_timeout`], which closes
+    /// a connection without a word. `None` disables it.
+    pub idle_timeout: Option<Duration>,
     /// Lines taken from one client's input per `on_data` call, that is per
     /// turn of the loop, before the other clients get theirs: the rest is
     /// left unconsumed and the loop offers it again on a later turn. Bounds
@@ -56,12 +61,13 @@ impl Default for FloodLimit {
 }
 
 impl Default for Settings {
-    /// Lines up to 8 KiB, arriving within 30 seconds, 64 a turn, and the
-    /// default [`FloodLimit`].
+    /// Lines up to 8 KiB, arriving within 30 seconds, 64 a turn, the
+    /// default [`FloodLimit`], and 5 minutes' silence at most.
     fn default() -> Settings {
         Settings {
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
             line_timeout: Some(Duration::from_secs(30)),
+            idle_timeout: Some(Duration::from_secs(300)),
             max_lines_per_turn: 64,
             flood: Some(FloodLimit::default()),
         }
@@ -69,11 +75,14 @@ impl Default for Settings {
 }
 
 impl Settings {
-    /// `base` with room for a whole line of input: the loop must keep an
-    /// unfinished line of `max_line_bytes` (and its `\r`) without closing
-    /// the connection for [`CloseReason::InputLimit`](evloop::CloseReason::InputLimit).
+    /// `base` made fit for the chat: with room for a whole line of input
+    /// (the loop must keep an unfinished line of `max_line_bytes` and its
+    /// `\r` without closing the connection for
+    /// [`CloseReason::InputLimit`](evloop::CloseReason::InputLimit)), and
+    /// without the loop's idle timeout, since the chat keeps its own
+    /// ([`Settings::idle_timeout`]) to tell the client why it closes.
     pub fn loop_config(&self, base: Config) -> Config {
         let needed = LineDecoder::with_max_line_bytes(self.max_line_bytes).max_buffered_bytes();
-        Config { max_input_bytes: base.max_input_bytes.max(needed), ..base }
+        Config { max_input_bytes: base.max_input_bytes.max(needed), idle_timeout: None, ..base }
     }
 }
