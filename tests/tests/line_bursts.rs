@@ -95,3 +95,18 @@ fn a_burst_of_renames_in_one_write_reaches_everyone_in_order() {
     bob.send("/who");
     bob.expect(&format!("* online (3): guest2, guest3, x{}", RENAMES - 1));
 }
+
+#[test]
+fn lines_sent_before_end_of_file_are_all_handled_past_one_turns_share() {
+    let settings = Settings { flood: None, ..Settings::default() };
+    let lines = 3 * settings.max_lines_per_turn;
+    let server = start(settings);
+    let [mut alice, mut bob] = room(server.addr);
+    let paste: String = (0..lines).map(|n| format!("pasted {n}\n")).collect();
+    alice.writer.write_all(paste.as_bytes()).unwrap();
+    alice.writer.shutdown(std::net::Shutdown::Write).unwrap();
+    for n in 0..lines {
+        bob.expect(&format!("guest1: pasted {n}"));
+    }
+    bob.expect("* guest1 left");
+}

@@ -1,10 +1,12 @@
 //! The chat handler: each client's lines, decoded and acted on.
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::time::Instant;
 
 use evloop::codec::{LineDecoder, LineError};
 use evloop::{AfterEof, CloseReason, ConnId, Ctx, Handler, Origin, Refusal, TimerId};
+use log::{debug, info};
 
 use crate::command::{has_control_chars, invisible_char, is_valid_nick, Command, MAX_NICK_CHARS};
 use crate::intake::{has_line, Hold, Intake, Throttle};
@@ -40,6 +42,8 @@ pub struct Chat {
 /// What the chat keeps per connection.
 #[derive(Debug)]
 pub struct Client {
+    /// Its address, for the log.
+    peer: Peer,
     decoder: LineDecoder,
     /// How many of its lines the server takes now.
     intake: Intake,
@@ -54,6 +58,19 @@ pub struct Client {
     flood_timer: Option<TimerId>,
     /// Why the server closed this client, to tell the others.
     leaving: Option<&'static str>,
+}
+
+/// A client's address as the log shows it, after its nick.
+#[derive(Debug, Clone, Copy)]
+struct Peer(Option<SocketAddr>);
+
+impl fmt::Display for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(addr) => write!(f, "({addr})"),
+            None => f.write_str("(address unknown)"),
+        }
+    }
 }
 
 /// Whether a client stays after a line.
@@ -180,7 +197,10 @@ impl Chat {
             return self.reply(cx, id, &format!("ERR bad nick {new}: {rule}"));
         }
         match self.room.rename(id, new) {
-            Ok(old) => self.room.announce(cx, &format!("* {old} is now {new}\n")),
+            Ok(old) => {
+                info!("{old} is now {new}");
+                self.room.announce(cx, &format!("* {old} is now {new}\n"));
+            }
             Err(Taken::ByAnother) => self.reply(cx, id, &format!("ERR nick {new} is taken")),
             Err(Taken::ByYou) => self.reply(cx, id, &format!("* you are already {new}")),
         }
@@ -189,8 +209,12 @@ impl Chat {
     /// `id` is over its line rate: stop reading it until its next line is
     /// due, or disconnect it if it has been over for too long.
     fn hold_back(&mut self, cx: &mut Ctx, id: ConnId, client: &mut Client) {
+        let new_episode = !client.intake.is_held_back();
         match client.intake.throttle(cx.now()) {
             Throttle::Wait(wait) => {
+                if new_episode {
+                    debug!("{} {}: over its line rate, held back", self.nick(id), client.peer);
+                }
                 cx.pause_read(id);
                 if client.flood_timer.is_none() {
                     client.flood_timer = cx.set_conn_timer(id, wait, FLOOD_TIMER);
@@ -204,6 +228,11 @@ impl Chat {
                 self.dismiss(cx, id, &mut client.leaving, "flooding", &last_words);
             }
         }
+    }
+
+    /// `id`'s nick, for the log.
+    fn nick(&self, id: ConnId) -> &str {
+        self.room.member(id).map_or("?", |member| member.nick.as_str())
     }
 
     /// The idle timer fired: closes `id`, telling it why, if it has sent
@@ -258,11 +287,14 @@ impl Handler for Chat {
         if let Some(idle) = self.settings.idle_timeout {
             cx.set_conn_timer(id, idle, IDLE_TIMER);
         }
+        let peer = Peer(cx.peer_addr(id));
         let nick = self.room.enter(id).to_string();
+        info!("{nick} {peer} joined");
         let online = self.room.len();
         self.reply(cx, id, &format!("* welcome {nick}! {online} online; /help lists commands"));
         self.room.say(cx, id, &format!("* {nick} joined\n"));
         Client {
+            peer,
             decoder: LineDecoder::with_max_line_bytes(self.settings.max_line_bytes),
             intake: Intake::new(self.settings.max_lines_per_turn, self.settings.flood.as_ref(), cx.now()),
             last_input: cx.now(),
@@ -315,8 +347,23 @@ impl Handler for Chat {
     }
 
     fn on_eof(&mut self, cx: &mut Ctx, id: ConnId, client: &mut Client, unconsumed: &[u8]) -> AfterEof {
-        // `printf 'hi' | nc ...`: a last line without its newline still counts.
-        if let Some(line) = client.decoder.decode_last(unconsumed) {
+        // Lines left for a later turn have none now: they are all handled,
+        // as far as the client's line rate allows; the rest are dropped.
+        let mut lines = client.decoder.decode(unconsumed);
+        while client.intake.holds_back(cx.now()) != Some(Hold::Throttled) || !has_line(&unconsumed[lines.consumed()..])
+        {
+            let Some(line) = lines.next() else { break };
+            client.intake.took(line.as_ref().map_or(0, |text| text.len()));
+            self.on_decoded(cx, id, &mut client.leaving, line);
+            if !cx.is_open(id) {
+                return AfterEof::Close;
+            }
+        }
+        let rest = &unconsumed[lines.consumed()..];
+        if has_line(rest) {
+            debug!("{} {}: closed with lines over its line rate; dropped", self.nick(id), client.peer);
+        } else if let Some(line) = client.decoder.decode_last(rest) {
+            // `printf 'hi' | nc ...`: a last line without its newline still counts.
             self.on_decoded(cx, id, &mut client.leaving, line);
         }
         // What the room said this turn, before the connection closes.
@@ -344,17 +391,24 @@ impl Handler for Chat {
 
     fn on_close(&mut self, cx: &mut Ctx, id: ConnId, client: Client, reason: CloseReason) {
         let Some(member) = self.room.remove(id) else { return };
-        let nick = member.nick;
-        let why = match (client.leaving, reason) {
+        let (nick, peer) = (member.nick, client.peer);
+        // Why, for the room; and whether it was the client's doing, for the log.
+        let (why, own_doing) = match (client.leaving, reason) {
             // on_stop told everyone already.
             (_, CloseReason::Shutdown) => return,
-            (Some(why), _) => why.to_string(),
-            (None, CloseReason::PeerClosed) => String::new(),
-            (None, CloseReason::OutputLimit) => "too slow to read".to_string(),
-            (None, reason) => reason.to_string(),
+            (Some(why), _) => (why.to_string(), why == "quit"),
+            (None, CloseReason::PeerClosed) => (String::new(), true),
+            (None, CloseReason::Reset) => (reason.to_string(), true),
+            (None, CloseReason::OutputLimit) => ("too slow to read".to_string(), false),
+            (None, reason) => (reason.to_string(), false),
         };
-        let line = if why.is_empty() { format!("* {nick} left\n") } else { format!("* {nick} left ({why})\n") };
-        self.room.announce(cx, &line);
+        let because = if why.is_empty() { String::new() } else { format!(" ({why})") };
+        if own_doing {
+            info!("{nick} {peer} left{because}");
+        } else {
+            info!("{nick} {peer} dropped: {why}");
+        }
+        self.room.announce(cx, &format!("* {nick} left{because}\n"));
     }
 
     fn on_refused(&mut self, _peer: SocketAddr, why: Refusal) -> &[u8] {

@@ -126,6 +126,11 @@ impl Intake {
         self.throttled_since = None;
     }
 
+    /// Whether the client has been held back since it last caught up.
+    pub(crate) fn is_held_back(&self) -> bool {
+        self.throttled_since.is_some()
+    }
+
     /// The client is being held back (after [`Hold::Throttled`]): for how
     /// long, or whether it has been over its rate too long.
     pub(crate) fn throttle(&mut self, now: Instant) -> Throttle {
