@@ -20,9 +20,11 @@
 //! and in the order sent, private messages and nick changes included.
 
 mod chat;
+mod clocks;
 mod command;
 mod intake;
 mod options;
+mod respond;
 mod room;
 mod settings;
 
