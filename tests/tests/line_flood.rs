@@ -7,7 +7,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use evloop::CloseReason;
-use evloop_tests::chat::{room, ChatClient as Client};
+use evloop_tests::chat::{room, Conversation};
 use evloop_tests::{test_config, Server};
 use line::{Chat, FloodLimit, Settings};
 
@@ -20,27 +20,26 @@ fn start(flood: FloodLimit) -> Server<Chat> {
 /// result.
 const TYPING: Duration = Duration::from_millis(100);
 
-/// Reads `reader`'s lines until `wanted`, checking each line from the
-/// spammer (`guest3`) is the next of its numbered lines and counting them in
-/// `spam`; notes the spammer's leave in `left`.
-#[track_caller]
-fn read_through_spam(reader: &mut Client, wanted: &str, spam: &mut u64, left: &mut bool) {
-    loop {
-        let line = reader.line();
-        if line == wanted {
+/// What one reader heard of the spammer (`guest3`) so far.
+#[derive(Debug, Default)]
+struct Heard {
+    spam: u64,
+    left: bool,
+}
+
+impl Heard {
+    /// Checks a line from the spammer, or its leave, is the next one due.
+    #[track_caller]
+    fn check(&mut self, reader: usize, line: &str) {
+        if line == "* guest3 left (flooding)" {
+            assert!(!self.left, "reader {reader} heard the spammer leave twice");
+            self.left = true;
             return;
         }
-        if line == "* guest3 left (flooding)" {
-            assert!(!*left, "{} heard the spammer leave twice", reader.nick);
-            *left = true;
-            continue;
-        }
-        let Some(number) = line.strip_prefix("guest3: spam ") else {
-            panic!("{} got {line:?} while waiting for {wanted:?}", reader.nick);
-        };
-        assert!(!*left, "{} heard the spammer after it left", reader.nick);
-        assert_eq!(number, spam.to_string(), "{} missed or reordered the spammer's lines", reader.nick);
-        *spam += 1;
+        let Some(number) = line.strip_prefix("guest3: spam ") else { panic!("reader {reader} got {line:?}") };
+        assert!(!self.left, "reader {reader} heard the spammer after it left");
+        assert_eq!(number, self.spam.to_string(), "reader {reader} missed or reordered the spammer's lines");
+        self.spam += 1;
     }
 }
 
@@ -66,26 +65,18 @@ fn a_spammer_is_slowed_then_disconnected_while_readers_stay_and_get_its_lines_in
 
     // Alice and Bob take turns saying a line while the flood goes on, and
     // read everything in between.
-    let mut readers = [alice, bob];
-    let mut spam = [0u64; 2];
-    let mut left = [false; 2];
-    let mut rounds = 0;
-    while !(left[0] && left[1]) {
-        assert!(rounds < 300, "the spammer was never disconnected");
-        let speaker = rounds % 2;
-        let listener = 1 - speaker;
-        let said = format!("round {rounds}");
-        readers[speaker].send(&said);
-        let wanted = format!("{}: {said}", readers[speaker].nick);
-        read_through_spam(&mut readers[listener], &wanted, &mut spam[listener], &mut left[listener]);
-        rounds += 1;
+    let mut talk = Conversation::new(alice, bob);
+    let mut heard = [Heard::default(), Heard::default()];
+    while !(heard[0].left && heard[1].left) {
+        assert!(talk.rounds() < 300, "the spammer was never disconnected");
+        talk.round(|reader, line| heard[reader].check(reader, line));
         thread::sleep(TYPING);
     }
     let elapsed = started.elapsed();
     let written = spamming.join().unwrap();
 
-    assert_eq!(spam[0], spam[1], "both readers got the same spam");
-    let let_through = spam[0];
+    assert_eq!(heard[0].spam, heard[1].spam, "both readers got the same spam");
+    let let_through = heard[0].spam;
     assert!(let_through >= u64::from(flood.burst), "the burst went through: {let_through} lines");
     let allowed = f64::from(flood.burst) + flood.lines_per_sec * elapsed.as_secs_f64() + 1.0;
     assert!(let_through as f64 <= allowed, "{let_through} spam lines in {elapsed:?}: over the rate");
@@ -98,7 +89,7 @@ fn a_spammer_is_slowed_then_disconnected_while_readers_stay_and_get_its_lines_in
         assert!(line.starts_with("guest1: round ") || line.starts_with("guest2: round "), "the spammer got {line:?}");
     }
     spammer.expect_closed();
-    let [mut alice, mut bob] = readers;
+    let [mut alice, mut bob] = talk.clients;
     alice.send("still here");
     bob.expect("guest1: still here");
     let (_, stats) = server.stop();
