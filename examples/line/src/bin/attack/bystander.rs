@@ -59,12 +59,15 @@ impl Session {
 }
 
 impl Bystander {
-    /// Joins as `nick` and, once every bystander has (`joined`), sends one
-    /// probe every `interval` until `stop` is set.
+    /// Joins as `nick` and, once every bystander has (`joined`) and a
+    /// further `offset` has passed, sends one probe every `interval` until
+    /// `stop` is set. Bystanders given offsets spread over one interval
+    /// keep a probe in flight most of the time, so a stall of the server
+    /// is measured, not missed.
     pub(crate) fn start(
         server: SocketAddr,
         nick: String,
-        interval: Duration,
+        (offset, interval): (Duration, Duration),
         joined: Arc<Barrier>,
         stop: Arc<AtomicBool>,
     ) -> io::Result<Bystander> {
@@ -72,6 +75,7 @@ impl Bystander {
         let thread = thread::spawn(move || {
             let renamed = session.rename(&nick);
             joined.wait();
+            thread::sleep(offset);
             let mut round_trips = microsecond_histogram();
             let probing = renamed.and_then(|()| session.probe(&nick, interval, &stop, &mut round_trips));
             (round_trips, probing)

@@ -52,10 +52,10 @@ struct Args {
     /// Members of the room: clients that read everything and say nothing.
     #[arg(long, default_value_t = 500)]
     members: usize,
-    /// Clients timing their round trips, besides the members.
-    #[arg(long, default_value_t = 4)]
+    /// Clients timing their round trips, besides the members; their probes are spread evenly over --probe-ms.
+    #[arg(long, default_value_t = 16)]
     bystanders: usize,
-    /// Pause between one bystander's probes, in milliseconds (8 a second stay under the default flood rate).
+    /// Pause between one bystander's probes, in milliseconds (8 a second stays under the default flood rate).
     #[arg(long, default_value_t = 125)]
     probe_ms: u64,
     /// `/nick` lines in the nick flood's one write.
@@ -134,7 +134,10 @@ fn run(attack: Attack, args: &Args) -> std::io::Result<()> {
     let joined = Arc::new(Barrier::new(args.bystanders + 1));
     let interval = Duration::from_millis(args.probe_ms);
     let bystanders = (0..args.bystanders)
-        .map(|k| Bystander::start(addr, format!("by{k}"), interval, Arc::clone(&joined), Arc::clone(&stop)))
+        .map(|k| {
+            let offset = interval * k as u32 / args.bystanders as u32;
+            Bystander::start(addr, format!("by{k}"), (offset, interval), Arc::clone(&joined), Arc::clone(&stop))
+        })
         .collect::<std::io::Result<Vec<_>>>()?;
     joined.wait();
     thread::sleep(Duration::from_secs(1)); // a second of round trips before the attack
