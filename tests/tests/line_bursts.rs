@@ -20,7 +20,9 @@ fn joins(first: usize, last: usize) -> Vec<String> {
 #[test]
 fn a_burst_of_connects_is_announced_once_in_order_to_each_member_present() {
     const BURST: usize = 300;
-    let server = start(Settings::default());
+    // The room's output in passes of a few members a turn, so the joins
+    // come while passes are under way.
+    let server = start(Settings { members_per_turn: 7, ..Settings::default() });
     let [mut alice, mut bob, mut carol] = room(server.addr);
     // All at once, and then idle: they read nothing until the end.
     let newcomers: Vec<_> = (0..BURST).map(|_| connect(server.addr)).collect();
@@ -75,7 +77,7 @@ fn a_burst_of_renames_in_one_write_reaches_everyone_in_order() {
     // later turns, and must come out whole and in order.
     const RENAMES: usize = 2000;
     // No flood control: the renames come as fast as the server takes them.
-    let settings = Settings { flood: None, ..Settings::default() };
+    let settings = Settings { flood: None, members_per_turn: 2, ..Settings::default() };
     assert!(RENAMES > 10 * settings.max_lines_per_turn, "the burst spans many turns");
     let server = start(settings);
     let [mut renamer, mut bob, mut carol] = room(server.addr);
@@ -109,4 +111,36 @@ fn lines_sent_before_end_of_file_are_all_handled_past_one_turns_share() {
         bob.expect(&format!("guest1: pasted {n}"));
     }
     bob.expect("* guest1 left");
+}
+
+#[test]
+fn a_room_bigger_than_members_per_turn_hears_every_line_once_and_in_order() {
+    const MEMBERS: usize = 30;
+    const TALKERS: usize = 5;
+    const LINES: usize = 20;
+    let server = start(Settings { members_per_turn: 4, ..Settings::default() });
+    let mut members: Vec<Client> = Vec::new();
+    for k in 1..=MEMBERS {
+        let newcomer = Client::join(server.addr);
+        for earlier in &mut members {
+            earlier.expect(&format!("* guest{k} joined"));
+        }
+        members.push(newcomer);
+    }
+    // The talkers write their lines in one go each, so passes overlap.
+    let said: Vec<Vec<String>> =
+        (0..TALKERS).map(|t| (0..LINES).map(|n| format!("guest{}: line {n}", t + 1)).collect()).collect();
+    for (t, talker) in members.iter_mut().take(TALKERS).enumerate() {
+        let lines: String = (0..LINES).map(|n| format!("line {n}\n")).collect();
+        talker.writer.write_all(lines.as_bytes()).unwrap();
+        assert_eq!(talker.nick, format!("guest{}", t + 1));
+    }
+    for (k, member) in members.iter_mut().enumerate() {
+        let others: Vec<&[String]> =
+            said.iter().enumerate().filter(|&(t, _)| t != k).map(|(_, lines)| lines.as_slice()).collect();
+        member.expect_interleaved(&others);
+        member.send("/who");
+        let who = member.line();
+        assert!(who.starts_with(&format!("* online ({MEMBERS}): ")), "{} heard more: {who:?}", member.nick);
+    }
 }

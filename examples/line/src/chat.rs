@@ -76,7 +76,7 @@ impl fmt::Display for Peer {
 impl Chat {
     /// An empty room.
     pub fn new(settings: Settings) -> Chat {
-        Chat { settings, room: Room::default() }
+        Chat { room: Room::new(settings.members_per_turn), settings }
     }
 
     /// How many clients are in the room.
@@ -258,6 +258,6 @@ impl Handler for Chat {
     fn on_stop(&mut self, cx: &mut Ctx) {
         // Now, not at the end of the turn: every connection closes next.
         self.room.announce(cx, "* server shutting down\n");
-        self.room.flush(cx);
+        self.room.flush_all(cx);
     }
 }

@@ -41,6 +41,9 @@ pub struct ServerOptions {
     /// Lines handled from one client's input per turn before the others get theirs; the rest wait a turn.
     #[arg(long, default_value_t = Settings::default().max_lines_per_turn)]
     pub max_lines_per_turn: usize,
+    /// Members sent what the room said per turn; a bigger room gets it over several turns.
+    #[arg(long, default_value_t = Settings::default().members_per_turn)]
+    pub members_per_turn: usize,
     /// Flood control: lines per second one client may keep up (a line over 512 bytes counts once per 512 begun); past it the server stops reading it for a while (0: no flood control).
     #[arg(long, default_value_t = FloodLimit::default().lines_per_sec)]
     pub flood_lines_per_sec: f64,
@@ -67,6 +70,7 @@ impl Default for ServerOptions {
             max_line_bytes: Settings::default().max_line_bytes,
             max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,
             max_lines_per_turn: Settings::default().max_lines_per_turn,
+            members_per_turn: Settings::default().members_per_turn,
             flood_lines_per_sec: FloodLimit::default().lines_per_sec,
             flood_burst: FloodLimit::default().burst,
             flood_disconnect_secs: FLOOD_DISCONNECT_SECS,
@@ -82,6 +86,7 @@ impl ServerOptions {
             line_timeout: seconds(self.line_timeout_secs),
             idle_timeout: seconds(self.idle_timeout_secs),
             max_lines_per_turn: self.max_lines_per_turn,
+            members_per_turn: self.members_per_turn,
             flood: (self.flood_lines_per_sec > 0.0).then(|| FloodLimit {
                 lines_per_sec: self.flood_lines_per_sec,
                 burst: self.flood_burst.max(1),

@@ -27,6 +27,11 @@ pub struct Settings {
     /// the work one write can cause at once (7,000 `/nick` lines in one
     /// write would otherwise all be handled before anyone else is served).
     pub max_lines_per_turn: usize,
+    /// Members sent what the room said per turn. A bigger room gets it over
+    /// several turns, the other clients served in between: in a room of
+    /// thousands, one send to each member takes tens of milliseconds, and a
+    /// burst of joins or lines would otherwise make every turn that long.
+    pub members_per_turn: usize,
     /// Flood control: how fast one client may send lines. `None` lets a
     /// client send as fast as the server reads, which one client writing
     /// flat out turns into more than the other members can read: they are
@@ -62,13 +67,15 @@ impl Default for FloodLimit {
 
 impl Default for Settings {
     /// Lines up to 8 KiB, arriving within 30 seconds, 64 a turn, the
-    /// default [`FloodLimit`], and 5 minutes' silence at most.
+    /// default [`FloodLimit`], 5 minutes' silence at most, and the room's
+    /// output to 1,024 members a turn.
     fn default() -> Settings {
         Settings {
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
             line_timeout: Some(Duration::from_secs(30)),
             idle_timeout: Some(Duration::from_secs(300)),
             max_lines_per_turn: 64,
+            members_per_turn: 1024,
             flood: Some(FloodLimit::default()),
         }
     }
