@@ -4,6 +4,9 @@
 
 use std::io::Write;
 
+use std::thread;
+
+use evloop::{CloseReason, Config};
 use evloop_tests::chat::{room, ChatClient as Client};
 use evloop_tests::{connect, test_config, Server};
 use line::{Chat, Settings};
@@ -143,4 +146,28 @@ fn a_room_bigger_than_members_per_turn_hears_every_line_once_and_in_order() {
         let who = member.line();
         assert!(who.starts_with(&format!("* online ({MEMBERS}): ")), "{} heard more: {who:?}", member.nick);
     }
+}
+
+#[test]
+fn a_client_writing_faster_than_its_share_is_slowed_not_closed() {
+    // Eight times what the loop may keep unconsumed for one client: the
+    // server must stop reading while it works through its share.
+    const LINES: usize = 50_000;
+    let settings = Settings { flood: None, ..Settings::default() };
+    let config = Config { max_input_bytes: 64 * 1024, ..test_config() };
+    let server = Server::start(settings.loop_config(config), Chat::new(settings));
+    let [mut alice, mut bob] = room(server.addr);
+    let mut writer = alice.writer.try_clone().unwrap();
+    let writing = thread::spawn(move || {
+        let all: String = (0..LINES).map(|n| format!("l{n:07}\n")).collect();
+        writer.write_all(all.as_bytes()).expect("the server closed the fast writer");
+    });
+    for n in 0..LINES {
+        bob.expect(&format!("guest1: l{n:07}"));
+    }
+    writing.join().unwrap();
+    alice.send("/who");
+    alice.expect("* online (2): guest1, guest2");
+    let (_, stats) = server.stop();
+    assert_eq!(stats.closed(CloseReason::InputLimit), 0, "the fast writer piled up input");
 }

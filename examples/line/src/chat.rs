@@ -27,8 +27,8 @@ pub const TOO_MANY_FROM_YOU: &str = "* too many connections from your address\n"
 /// The key of the connection timer that bounds how long a line may take.
 pub(crate) const LINE_TIMER: u64 = 0;
 /// The key of the connection timer that resumes reading a client held
-/// back by flood control.
-pub(crate) const FLOOD_TIMER: u64 = 1;
+/// back: for the rest of its turn, or by flood control.
+pub(crate) const RESUME_TIMER: u64 = 1;
 /// The key of the connection timer that checks a client is not idle.
 pub(crate) const IDLE_TIMER: u64 = 2;
 
@@ -54,8 +54,8 @@ pub struct Client {
     pub(crate) line_started: Option<Instant>,
     /// The timer that checks on `line_started`, while one is armed.
     pub(crate) line_timer: Option<TimerId>,
-    /// The timer that resumes reading after flood control held it back.
-    pub(crate) flood_timer: Option<TimerId>,
+    /// The timer that resumes reading it after it was held back.
+    pub(crate) resume_timer: Option<TimerId>,
     /// Why the server closed this client, to tell the others.
     pub(crate) leaving: Option<&'static str>,
 }
@@ -136,7 +136,7 @@ impl Handler for Chat {
             last_input: cx.now(),
             line_started: None,
             line_timer: None,
-            flood_timer: None,
+            resume_timer: None,
             leaving: None,
         }
     }
@@ -172,11 +172,10 @@ impl Handler for Chat {
                 // Complete lines wait on the server, not on the client: no
                 // line is being slowly typed.
                 client.line_started = None;
-                if hold == Hold::Throttled {
-                    self.hold_back(cx, id, client);
+                match hold {
+                    Hold::Throttled => self.hold_back(cx, id, client),
+                    Hold::TurnOver => self.wait_a_turn(cx, id, client),
                 }
-                // Hold::TurnOver: lines were consumed, so the loop offers
-                // the rest again on a later turn.
             }
         }
         consumed
@@ -209,9 +208,9 @@ impl Handler for Chat {
 
     fn on_conn_timer(&mut self, cx: &mut Ctx, id: ConnId, client: &mut Client, _timer: TimerId, key: u64) {
         match key {
-            FLOOD_TIMER => {
-                client.flood_timer = None;
-                // The loop offers the lines held back again.
+            RESUME_TIMER => {
+                client.resume_timer = None;
+                // The loop offers the lines held back again, then reads on.
                 cx.resume_read(id);
             }
             IDLE_TIMER => self.check_idle(cx, id, client),

@@ -2,14 +2,28 @@
 //! long a client may stay silent, and when a client held back by flood
 //! control is read again.
 
+use std::time::Duration;
+
 use evloop::{ConnId, Ctx};
 use log::debug;
 
-use crate::chat::{Client, FLOOD_TIMER, IDLE_TIMER, LINE_TIMER};
+use crate::chat::{Client, IDLE_TIMER, LINE_TIMER, RESUME_TIMER};
 use crate::intake::Throttle;
 use crate::Chat;
 
 impl Chat {
+    /// `id` has had its share of this turn, with lines left: read no more
+    /// of it until the next turn, when the loop offers those lines again.
+    /// Without the pause, a client writing faster than its share would pile
+    /// up unconsumed input in the loop until it closed for
+    /// [`CloseReason::InputLimit`](evloop::CloseReason::InputLimit).
+    pub(crate) fn wait_a_turn(&mut self, cx: &mut Ctx, id: ConnId, client: &mut Client) {
+        cx.pause_read(id);
+        if client.resume_timer.is_none() {
+            client.resume_timer = cx.set_conn_timer(id, Duration::ZERO, RESUME_TIMER);
+        }
+    }
+
     /// `id` is over its line rate: stop reading it until its next line is
     /// due, or disconnect it if it has been over for too long.
     pub(crate) fn hold_back(&mut self, cx: &mut Ctx, id: ConnId, client: &mut Client) {
@@ -20,8 +34,8 @@ impl Chat {
                     debug!("{} {}: over its line rate, held back", self.nick(id), client.peer);
                 }
                 cx.pause_read(id);
-                if client.flood_timer.is_none() {
-                    client.flood_timer = cx.set_conn_timer(id, wait, FLOOD_TIMER);
+                if client.resume_timer.is_none() {
+                    client.resume_timer = cx.set_conn_timer(id, wait, RESUME_TIMER);
                 }
             }
             Throttle::Disconnect => {

@@ -20,8 +20,9 @@ pub(crate) const BYTES_PER_TOKEN: usize = 512;
 /// Why the server does not take a client's next line now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Hold {
-    /// This turn's share is taken: leave the rest unconsumed, and the loop
-    /// offers it again on a later turn, after the other clients.
+    /// This turn's share is taken: leave the rest unconsumed and stop
+    /// reading the client until the next turn, when the loop offers the
+    /// rest again, after the other clients had their turn.
     TurnOver,
     /// The client is over its rate: stop reading it until a token is due.
     Throttled,

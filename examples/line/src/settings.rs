@@ -21,11 +21,12 @@ pub struct Settings {
     /// itself, instead of the loop's [`Config::idle_timeout`], which closes
     /// a connection without a word. `None` disables it.
     pub idle_timeout: Option<Duration>,
-    /// Lines taken from one client's input per `on_data` call, that is per
-    /// turn of the loop, before the other clients get theirs: the rest is
-    /// left unconsumed and the loop offers it again on a later turn. Bounds
-    /// the work one write can cause at once (7,000 `/nick` lines in one
-    /// write would otherwise all be handled before anyone else is served).
+    /// Lines taken from one client's input per turn of the loop, before
+    /// the other clients get theirs: the rest is left unconsumed, reading
+    /// that client pauses, and next turn the loop offers the rest again.
+    /// Bounds the work one write can cause at once (7,000 `/nick` lines in
+    /// one write would otherwise all be handled before anyone else is
+    /// served).
     pub max_lines_per_turn: usize,
     /// Members sent what the room said per turn. A bigger room gets it over
     /// several turns, the other clients served in between: in a room of
