@@ -81,7 +81,7 @@ fn a_burst_of_renames_in_one_write_reaches_everyone_in_order() {
     const RENAMES: usize = 2000;
     // No flood control: the renames come as fast as the server takes them.
     let settings = Settings { flood: None, members_per_turn: 2, ..Settings::default() };
-    assert!(RENAMES > 10 * settings.max_lines_per_turn, "the burst spans many turns");
+    assert!(RENAMES > 4 * settings.max_lines_per_turn, "the burst spans several turns");
     let server = start(settings);
     let [mut renamer, mut bob, mut carol] = room(server.addr);
     let burst: String = (0..RENAMES).map(|n| format!("/nick x{n}\n")).collect();

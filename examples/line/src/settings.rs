@@ -67,7 +67,7 @@ impl Default for FloodLimit {
 }
 
 impl Default for Settings {
-    /// Lines up to 8 KiB, arriving within 30 seconds, 64 a turn, the
+    /// Lines up to 8 KiB, arriving within 30 seconds, 256 a turn, the
     /// default [`FloodLimit`], 5 minutes' silence at most, and the room's
     /// output to 1,024 members a turn.
     fn default() -> Settings {
@@ -75,7 +75,7 @@ impl Default for Settings {
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
             line_timeout: Some(Duration::from_secs(30)),
             idle_timeout: Some(Duration::from_secs(300)),
-            max_lines_per_turn: 64,
+            max_lines_per_turn: 256,
             members_per_turn: 1024,
             flood: Some(FloodLimit::default()),
         }
