@@ -175,6 +175,21 @@ fn a_private_message_stays_in_order_with_what_came_before() {
 }
 
 #[test]
+fn renames_and_lines_in_one_write_arrive_in_the_order_they_happened() {
+    let server = start();
+    let [mut alice, mut bob] = room(server.addr);
+    alice.writer.write_all(b"/nick alice\nhi\n/nick ann\n/msg guest2 psst\nbye\n").unwrap();
+    bob.expect("* guest1 is now alice");
+    bob.expect("alice: hi");
+    bob.expect("* alice is now ann");
+    bob.expect("ann (private): psst");
+    bob.expect("ann: bye");
+    alice.expect("* guest1 is now alice");
+    alice.expect("* alice is now ann");
+    alice.expect("-> guest2: psst");
+}
+
+#[test]
 fn who_help_and_unknown_commands_answer_the_asker_only() {
     let server = start();
     let [mut alice, mut bob] = room(server.addr);
@@ -201,6 +216,33 @@ fn control_characters_are_refused() {
     alice.expect("ERR control characters are not allowed");
     alice.send("tabs\tare fine");
     bob.expect("guest1: tabs\tare fine");
+}
+
+#[test]
+fn invisible_and_text_direction_characters_are_refused_in_lines_and_commands() {
+    // 69 lines as fast as the server answers them: over the default flood
+    // rate, which is not what this test is about.
+    let settings = Settings { flood: None, ..Settings::default() };
+    let server = Server::start(settings.loop_config(test_config()), Chat::new(settings));
+    let [mut alice, mut bob] = room(server.addr);
+    let refused = [
+        '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
+        '\u{200E}', '\u{200F}', '\u{061C}', '\u{200B}', '\u{200C}', '\u{200D}', '\u{2060}', '\u{FEFF}',
+    ];
+    for c in refused {
+        let error = format!("ERR invisible or text-direction character U+{:04X} is not allowed", c as u32);
+        for line in [format!("evil{c}txt.exe"), format!("/me hides{c}"), format!("/msg guest2 a{c}b")] {
+            alice.send(&line);
+            alice.expect(&error);
+        }
+        alice.send(&format!("/nick ali{c}ce"));
+        alice.expect(&error);
+    }
+    alice.send("right-to-left script is fine: שלום");
+    // Bob's next line: nothing refused reached him.
+    bob.expect("guest1: right-to-left script is fine: שלום");
+    bob.send("/who");
+    bob.expect("* online (2): guest1, guest2");
 }
 
 #[test]

@@ -60,6 +60,37 @@ impl ChatClient {
         assert_eq!(line, wanted, "{} expected another line", self.nick);
     }
 
+    /// Reads lines until every line of every stream in `streams` has come,
+    /// byte for byte, each stream's lines in their order, interleaved in
+    /// any way: what several senders say at once. Any other line fails.
+    #[track_caller]
+    pub fn expect_interleaved(&mut self, streams: &[&[String]]) {
+        let mut next = vec![0; streams.len()];
+        let total: usize = streams.iter().map(|s| s.len()).sum();
+        for _ in 0..total {
+            let line = self.line();
+            let from = (0..streams.len()).find(|&s| streams[s].get(next[s]) == Some(&line));
+            let Some(from) = from else {
+                let expected: Vec<_> = (0..streams.len()).filter_map(|s| streams[s].get(next[s])).collect();
+                panic!("{} got {line:?}, expected one of {expected:?}", self.nick);
+            };
+            next[from] += 1;
+        }
+    }
+
+    /// Reads lines until one is `wanted`, handing every other line to
+    /// `aside`, which checks it (and fails the test if it is wrong).
+    #[track_caller]
+    pub fn expect_past(&mut self, wanted: &str, mut aside: impl FnMut(&str)) {
+        loop {
+            let line = self.line();
+            if line == wanted {
+                return;
+            }
+            aside(&line);
+        }
+    }
+
     /// Asserts the server closes the connection next: end of file, or a
     /// reset if bytes we sent were still unread in the server's socket when
     /// it closed (that is what `close(2)` does with them).
@@ -70,6 +101,42 @@ impl ChatClient {
             Ok(n) => assert_eq!(n, 0, "expected the connection closed, got {rest:?}"),
             Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "expected the connection closed"),
         }
+    }
+}
+
+/// Two well-behaved clients taking turns saying a numbered line, each
+/// reading the other's byte for byte: the side of a test that must go on
+/// undisturbed while a hostile peer does its worst.
+#[derive(Debug)]
+pub struct Conversation {
+    /// The two, in the order they speak.
+    pub clients: [ChatClient; 2],
+    rounds: usize,
+}
+
+impl Conversation {
+    /// `first` and `second` will take turns, `first` first.
+    pub fn new(first: ChatClient, second: ChatClient) -> Conversation {
+        Conversation { clients: [first, second], rounds: 0 }
+    }
+
+    /// Rounds so far.
+    pub fn rounds(&self) -> usize {
+        self.rounds
+    }
+
+    /// One round: one client says `round N`, and the other reads until it
+    /// has exactly `NICK: round N`, handing every line before it to `aside`
+    /// with its own index (0 or 1), to check.
+    #[track_caller]
+    pub fn round(&mut self, mut aside: impl FnMut(usize, &str)) {
+        let speaker = self.rounds % 2;
+        let listener = 1 - speaker;
+        let said = format!("round {}", self.rounds);
+        self.clients[speaker].send(&said);
+        let wanted = format!("{}: {said}", self.clients[speaker].nick);
+        self.clients[listener].expect_past(&wanted, |line| aside(listener, line));
+        self.rounds += 1;
     }
 }
 

@@ -1,5 +1,5 @@
-//! What a line from a client asks for: chat text or a `/command`, and the
-//! rules a nick must follow.
+//! What a line from a client asks for: chat text or a `/command`, the rules
+//! a nick must follow, and the characters no line may hold.
 
 /// The longest nick, in characters.
 pub const MAX_NICK_CHARS: usize = 16;
@@ -81,6 +81,19 @@ pub fn has_control_chars(text: &str) -> bool {
     text.chars().any(|c| c.is_control() && c != '\t')
 }
 
+/// The first character in `text` that is invisible or changes the
+/// direction of the text around it, if any: bidirectional controls
+/// (U+202A-U+202E, U+2066-U+2069, U+200E, U+200F, U+061C) and zero-width
+/// characters (U+200B-U+200D, U+2060, U+FEFF). They make a line read
+/// differently from what it holds ("Trojan Source", CVE-2021-42574), or
+/// two nicks look the same.
+pub fn invisible_char(text: &str) -> Option<char> {
+    text.chars().find(|&c| {
+        matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+            || matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}')
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,5 +148,18 @@ mod tests {
         assert!(has_control_chars("red\x1b[31m"));
         assert!(has_control_chars("over\rwrite"));
         assert!(!has_control_chars("tab\tseparated, ünïcödé"));
+    }
+
+    #[test]
+    fn bidirectional_controls_and_zero_width_characters_are_caught() {
+        let caught = [
+            '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
+            '\u{200E}', '\u{200F}', '\u{061C}', '\u{200B}', '\u{200C}', '\u{200D}', '\u{2060}', '\u{FEFF}',
+        ];
+        for c in caught {
+            assert_eq!(invisible_char(&format!("abc{c}def")), Some(c), "U+{:04X} passed", c as u32);
+        }
+        assert_eq!(invisible_char("ordinary text, עברית, العربية, 日本語, emoji 🙂"), None);
+        assert_eq!(invisible_char("\u{2029}\u{2061}"), None, "only the listed characters");
     }
 }

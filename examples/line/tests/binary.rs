@@ -1,7 +1,11 @@
 //! The `line` binary itself: its CLI, and telling clients on SIGTERM before
 //! it stops with exit status 0.
 
-use evloop_tests::chat::room;
+use std::io::Read;
+use std::process::Command;
+
+use evloop_tests::chat::{room, ChatClient};
+use evloop_tests::connect;
 use evloop_tests::process::ServerProcess;
 
 #[test]
@@ -17,4 +21,25 @@ fn tells_clients_and_stops_on_sigterm() {
     alice.expect_closed();
     bob.expect_closed();
     assert!(server.wait().success(), "exit status 0 after SIGTERM");
+}
+
+#[test]
+fn max_connections_per_ip_turns_a_client_away_with_a_reason() {
+    let server = ServerProcess::start(env!("CARGO_BIN_EXE_line"), &["--max-connections-per-ip", "1"]);
+    let _first = ChatClient::join(server.addr);
+    let mut refused = String::new();
+    connect(server.addr).read_to_string(&mut refused).expect("the refusal, then the end");
+    assert_eq!(refused, line::TOO_MANY_FROM_YOU);
+}
+
+#[test]
+fn help_lists_every_limit_with_its_default() {
+    let help = Command::new(env!("CARGO_BIN_EXE_line")).arg("--help").output().expect("run line --help");
+    let help = String::from_utf8(help.stdout).expect("UTF-8 help");
+    for option in ["--max-connections ", "--flood-lines-per-sec", "--flood-burst", "--flood-disconnect-secs"] {
+        let described = help.lines().skip_while(|l| !l.contains(option)).nth(1).unwrap_or_default();
+        assert!(described.contains("[default: "), "{option} has no default in --help:\n{help}");
+    }
+    assert!(help.contains("server full, try again later"), "--help says what a client past --max-connections gets");
+    assert!(!help.contains("backlog"), "clients past --max-connections do not wait in the backlog");
 }

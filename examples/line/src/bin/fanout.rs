@@ -137,7 +137,8 @@ impl Handler for Listeners {
 
 /// Starts a line server on its own thread, on 127.0.0.1:0.
 fn start_server() -> std::io::Result<(SocketAddr, evloop::LoopHandle<()>, thread::JoinHandle<()>)> {
-    let settings = Settings::default();
+    // One sender writing as fast as it can is a flood by design here.
+    let settings = Settings { flood: None, ..Settings::default() };
     let config = settings.loop_config(Config { idle_timeout: None, write_timeout: None, ..Config::default() });
     let mut el = EventLoop::new(config, Chat::new(settings))?;
     let addr = el.listen("127.0.0.1:0".parse().expect("a valid address"))?;
