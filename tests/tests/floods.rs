@@ -103,6 +103,13 @@ fn flooded_server(flooders: usize) {
     );
     assert_eq!(round_trip(&mut bystander, b"after"), b"after");
     let (echo, _) = server.stop();
+    // Figures for docs/reliability.md (`--nocapture` shows them).
+    eprintln!(
+        "{flooders} flooder(s): last cut off {:?} after the flood began ({write_timeout:?} write timeout); \
+         most output queued for one: {} bytes",
+        last_reset - started,
+        echo.most_queued
+    );
     assert!(
         echo.most_queued <= high_watermark + read_buffer,
         "{} bytes queued for one connection: more than the high watermark plus one read",

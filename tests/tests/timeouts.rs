@@ -322,6 +322,7 @@ fn a_peer_that_reads_nothing_is_closed_near_the_write_timeout() {
     let queued_at = Instant::now();
     assert_eq!(next(&reports), (id, Flood::Closed(CloseReason::WriteTimeout)));
     let took = queued_at.elapsed();
+    eprintln!("a peer that reads nothing: closed {took:?} after the flood, for a {write_timeout:?} write timeout");
     assert!(
         took < write_timeout * 3 / 2,
         "closed {took:?} after the flood for a {write_timeout:?} write timeout: the probe counted as progress"
