@@ -14,10 +14,19 @@
 //! # Broadcast
 //!
 //! The room keeps every member's nick, by [`ConnId`](evloop::ConnId). What
-//! is said to the room during one turn of the loop goes into one log, each
-//! line once, and each member gets its part of the log in one send when the
-//! turn ends (see `room.rs`). Everyone hears a sender's lines exactly once
-//! and in the order sent, private messages and nick changes included.
+//! is said to the room goes into one log, each line once, and at the end of
+//! the turn each member gets its part of the log in one send, at most
+//! [`Settings::members_per_turn`] members a turn (see `room.rs`). Everyone
+//! hears a sender's lines exactly once and in the order sent, private
+//! messages and nick changes included.
+//!
+//! # What one client may cost the others
+//!
+//! At most [`Settings::max_lines_per_turn`] of a client's lines are handled
+//! per turn, and [`FloodLimit`] bounds its lines over time: past either, the
+//! server stops reading the client for a while and the loop offers the rest
+//! of its input again later. Every limit that drops a client tells it why
+//! first where it can still hear, and the room hears why it left.
 
 mod chat;
 mod clocks;
