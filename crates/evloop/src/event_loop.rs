@@ -327,8 +327,10 @@ impl<H: Handler> EventLoop<H> {
         }
     }
 
-    /// Fires every timer due by this turn's `now` that was set before the
-    /// turn began; one set from a callback for "now" waits for the next turn.
+    /// Fires every timer due by this turn's `now` that was set before this
+    /// timer phase began (during this turn's dispatch included); one set
+    /// from a timer callback for "now" waits for the next turn, so a timer
+    /// that re-arms itself cannot keep a turn going.
     fn fire_timers(&mut self) {
         let set_before = self.cx.timers.next_sequence();
         while let Some(expired) = self.cx.timers.pop_expired(self.cx.now, set_before) {
