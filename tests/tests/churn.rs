@@ -23,9 +23,7 @@ fn churn_with_resets_leaves_no_descriptor_or_slot_behind() {
     let mut warm = connect(server.addr);
     assert_eq!(round_trip(&mut warm, b"warm"), b"warm");
     drop(warm);
-    wait_until("the warm-up connection closes", || {
-        events.drain().iter().any(|seen| matches!(seen, Seen::Close(..)))
-    });
+    wait_until("the warm-up connection closes", || events.drain().iter().any(|seen| matches!(seen, Seen::Close(..))));
     let before = open_descriptors();
     for cycle in 0..CYCLES {
         let mut client = connect(server.addr);
