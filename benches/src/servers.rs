@@ -29,6 +29,10 @@ pub(crate) enum Server {
     TokioCt,
     /// tokio, multi-thread runtime.
     TokioMt,
+    /// evloop's echo example as a group of two loops (`--threads 2`).
+    EvloopX2,
+    /// tokio, multi-thread runtime with two workers: the group's peer.
+    TokioMtX2,
     /// Thread per connection on std::net.
     Threaded,
     /// Raw mio, no framework: the floor.
@@ -37,8 +41,15 @@ pub(crate) enum Server {
 
 impl Server {
     /// Every server, in report order.
-    pub(crate) const ALL: [Server; 5] =
-        [Server::Evloop, Server::TokioCt, Server::TokioMt, Server::Threaded, Server::Mio];
+    pub(crate) const ALL: [Server; 7] = [
+        Server::Evloop,
+        Server::TokioCt,
+        Server::TokioMt,
+        Server::EvloopX2,
+        Server::TokioMtX2,
+        Server::Threaded,
+        Server::Mio,
+    ];
 
     /// Short name used in tables, CSV and file names.
     pub(crate) fn name(self) -> &'static str {
@@ -46,6 +57,8 @@ impl Server {
             Server::Evloop => "evloop",
             Server::TokioCt => "tokio-ct",
             Server::TokioMt => "tokio-mt",
+            Server::EvloopX2 => "evloop-x2",
+            Server::TokioMtX2 => "tokio-x2",
             Server::Threaded => "threaded",
             Server::Mio => "mio",
         }
@@ -54,8 +67,8 @@ impl Server {
     /// The binary that runs it.
     fn binary(self) -> &'static str {
         match self {
-            Server::Evloop => "echo",
-            Server::TokioCt | Server::TokioMt => "tokio_echo",
+            Server::Evloop | Server::EvloopX2 => "echo",
+            Server::TokioCt | Server::TokioMt | Server::TokioMtX2 => "tokio_echo",
             Server::Threaded => "threaded",
             Server::Mio => "mio_echo",
         }
@@ -70,6 +83,18 @@ impl Server {
             Server::Evloop => &["--idle-timeout-secs", "0", "--write-timeout-secs", "0", "--max-connections", "15000"],
             Server::TokioCt => &["--runtime", "current-thread"],
             Server::TokioMt => &["--runtime", "multi-thread"],
+            // Two loops, two workers, whatever CPUs the process is pinned to.
+            Server::EvloopX2 => &[
+                "--idle-timeout-secs",
+                "0",
+                "--write-timeout-secs",
+                "0",
+                "--max-connections",
+                "15000",
+                "--threads",
+                "2",
+            ],
+            Server::TokioMtX2 => &["--runtime", "multi-thread", "--workers", "2"],
             Server::Threaded => &["--stack-kib", "64"],
             Server::Mio => &[],
         }
