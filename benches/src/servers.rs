@@ -32,7 +32,7 @@ pub(crate) enum Server {
     /// evloop's echo example as a group of two loops (`--threads 2`).
     EvloopX2,
     /// tokio, multi-thread runtime with two workers: the group's peer.
-    TokioMtX2,
+    TokioX2,
     /// Thread per connection on std::net.
     Threaded,
     /// Raw mio, no framework: the floor.
@@ -46,7 +46,7 @@ impl Server {
         Server::TokioCt,
         Server::TokioMt,
         Server::EvloopX2,
-        Server::TokioMtX2,
+        Server::TokioX2,
         Server::Threaded,
         Server::Mio,
     ];
@@ -58,7 +58,7 @@ impl Server {
             Server::TokioCt => "tokio-ct",
             Server::TokioMt => "tokio-mt",
             Server::EvloopX2 => "evloop-x2",
-            Server::TokioMtX2 => "tokio-x2",
+            Server::TokioX2 => "tokio-x2",
             Server::Threaded => "threaded",
             Server::Mio => "mio",
         }
@@ -68,7 +68,7 @@ impl Server {
     fn binary(self) -> &'static str {
         match self {
             Server::Evloop | Server::EvloopX2 => "echo",
-            Server::TokioCt | Server::TokioMt | Server::TokioMtX2 => "tokio_echo",
+            Server::TokioCt | Server::TokioMt | Server::TokioX2 => "tokio_echo",
             Server::Threaded => "threaded",
             Server::Mio => "mio_echo",
         }
@@ -94,7 +94,7 @@ impl Server {
                 "--threads",
                 "2",
             ],
-            Server::TokioMtX2 => &["--runtime", "multi-thread", "--workers", "2"],
+            Server::TokioX2 => &["--runtime", "multi-thread", "--workers", "2"],
             Server::Threaded => &["--stack-kib", "64"],
             Server::Mio => &[],
         }

@@ -97,8 +97,9 @@ impl Handler for Spinner {
         match std::str::from_utf8(data).ok().and_then(|text| text.trim().strip_prefix("busy ")) {
             Some(ms) => {
                 cx.send(id, format!("spinning {}\n", self.index).as_bytes());
-                // Spin once the reply is out: the next turn.
-                cx.set_conn_timer(id, Duration::ZERO, ms.parse().unwrap_or(1000));
+                // Spin once the reply is out: a timer due now would fire
+                // this turn, before the loop writes; one 1 ms away, after.
+                cx.set_conn_timer(id, Duration::from_millis(1), ms.parse().unwrap_or(1000));
             }
             None => {
                 cx.send(id, data);
@@ -222,23 +223,55 @@ fn probe_spread(spread: &str, connections: usize, short: usize, busy_ms: u64) ->
     let mut said = String::new();
     BufReader::new(busy.try_clone()?).read_line(&mut said)?;
     let start = Instant::now();
-    let mut latencies = on_four_threads(short, move || {
-        let began = Instant::now();
-        connect_served(addr).map(|_| began.elapsed())
-    })?;
+    let mut latencies = open_loop_pings(addr, short)?;
     let phase = start.elapsed();
     let loops = server.stop()?;
     latencies.sort();
     let late = latencies.iter().filter(|l| **l > Duration::from_millis(100)).count();
+    let p99 = latencies[latencies.len() * 99 / 100];
     println!(
-        "{spread:<16} busy: {} ({busy_ms} ms); {short} short conns per loop {:?} in {:.0} ms; p50 {:.2} ms, max {:.0} ms, {late} waited > 100 ms",
+        "{spread:<16} busy: {} ({busy_ms} ms); {short} short conns per loop {:?} in {:.0} ms; p50 {:.2} ms, p99 {:.0} ms, max {:.0} ms, {late} waited > 100 ms",
         said.trim(),
         loops.iter().map(|l| l[0]).collect::<Vec<_>>(),
         phase.as_secs_f64() * 1e3,
         latencies[latencies.len() / 2].as_secs_f64() * 1e3,
+        p99.as_secs_f64() * 1e3,
         latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
     );
     Ok(())
+}
+
+/// Opens `count` connections back to back, each sending one byte at once
+/// (no connection waits for another's echo), then waits for every echo
+/// with one poll; returns each connection's time from its send to its echo.
+fn open_loop_pings(addr: SocketAddr, count: usize) -> io::Result<Vec<Duration>> {
+    use mio::{Events, Interest, Poll, Token};
+    let mut poll = Poll::new()?;
+    let mut pending = Vec::with_capacity(count);
+    for i in 0..count {
+        let mut stream = TcpStream::connect(addr)?;
+        stream.write_all(b"x")?;
+        let sent = Instant::now();
+        stream.set_nonblocking(true)?;
+        let mut stream = mio::net::TcpStream::from_std(stream);
+        poll.registry().register(&mut stream, Token(i), Interest::READABLE)?;
+        pending.push((stream, sent, None));
+    }
+    let mut events = Events::with_capacity(1024);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut left = count;
+    while left > 0 && Instant::now() < deadline {
+        poll.poll(&mut events, Some(Duration::from_millis(100)))?;
+        for event in events.iter() {
+            let (stream, sent, echoed) = &mut pending[event.token().0];
+            let mut byte = [0];
+            if echoed.is_none() && matches!(stream.read(&mut byte), Ok(1)) {
+                *echoed = Some(sent.elapsed());
+                left -= 1;
+            }
+        }
+    }
+    pending.into_iter().map(|(_, _, echoed)| echoed.ok_or_else(|| io::Error::other("an echo never came"))).collect()
 }
 
 /// What the two loops of `messages` say to each other.
