@@ -125,6 +125,11 @@
 //! loop from inside it, keeping the process single-threaded (glibc's
 //! `read`/`write` wrappers cost more in a multi-threaded process).
 //!
+//! To use more than one core, a [`LoopGroup`] runs N such loops, one per
+//! thread, each with its own handler built by a factory, serving the same
+//! address ([`Spread`] says how they share connections); loops reach each
+//! other through [`Peers`], and the group stops as one.
+//!
 //! # Panics
 //!
 //! A panic in a callback about one connection closes that connection with
