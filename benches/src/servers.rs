@@ -29,6 +29,10 @@ pub(crate) enum Server {
     TokioCt,
     /// tokio, multi-thread runtime.
     TokioMt,
+    /// evloop's echo example as a group of two loops (`--threads 2`).
+    EvloopX2,
+    /// tokio, multi-thread runtime with two workers: the group's peer.
+    TokioX2,
     /// Thread per connection on std::net.
     Threaded,
     /// Raw mio, no framework: the floor.
@@ -39,8 +43,16 @@ pub(crate) enum Server {
 
 impl Server {
     /// Every server, in report order.
-    pub(crate) const ALL: [Server; 6] =
-        [Server::Evloop, Server::TokioCt, Server::TokioMt, Server::Threaded, Server::Mio, Server::CEpoll];
+    pub(crate) const ALL: [Server; 8] = [
+        Server::Evloop,
+        Server::TokioCt,
+        Server::TokioMt,
+        Server::EvloopX2,
+        Server::TokioX2,
+        Server::Threaded,
+        Server::Mio,
+        Server::CEpoll,
+    ];
 
     /// Short name used in tables, CSV and file names.
     pub(crate) fn name(self) -> &'static str {
@@ -48,6 +60,8 @@ impl Server {
             Server::Evloop => "evloop",
             Server::TokioCt => "tokio-ct",
             Server::TokioMt => "tokio-mt",
+            Server::EvloopX2 => "evloop-x2",
+            Server::TokioX2 => "tokio-x2",
             Server::Threaded => "threaded",
             Server::Mio => "mio",
             Server::CEpoll => "c-epoll",
@@ -57,8 +71,8 @@ impl Server {
     /// The binary that runs it, in the runner's own directory.
     pub(crate) fn binary(self) -> &'static str {
         match self {
-            Server::Evloop => "echo",
-            Server::TokioCt | Server::TokioMt => "tokio_echo",
+            Server::Evloop | Server::EvloopX2 => "echo",
+            Server::TokioCt | Server::TokioMt | Server::TokioX2 => "tokio_echo",
             Server::Threaded => "threaded",
             Server::Mio => "mio_echo",
             Server::CEpoll => "c_epoll_echo",
@@ -79,6 +93,18 @@ impl Server {
             Server::Evloop => &["--idle-timeout-secs", "0", "--write-timeout-secs", "0", "--max-connections", "15000"],
             Server::TokioCt => &["--runtime", "current-thread"],
             Server::TokioMt => &["--runtime", "multi-thread"],
+            // Two loops, two workers, whatever CPUs the process is pinned to.
+            Server::EvloopX2 => &[
+                "--idle-timeout-secs",
+                "0",
+                "--write-timeout-secs",
+                "0",
+                "--max-connections",
+                "15000",
+                "--threads",
+                "2",
+            ],
+            Server::TokioX2 => &["--runtime", "multi-thread", "--workers", "2"],
             Server::Threaded => &["--stack-kib", "64"],
             Server::Mio | Server::CEpoll => &[],
         }

@@ -11,6 +11,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 pub mod chat;
+pub mod group;
 pub mod process;
 
 use socket2::{Domain, Protocol, Socket, Type};

@@ -48,13 +48,22 @@ struct Args {
     /// The tokio scheduler to run on.
     #[arg(long, value_enum, default_value_t = Runtime::CurrentThread)]
     runtime: Runtime,
+    /// Worker threads of the multi-thread runtime (default: one per available CPU).
+    #[arg(long)]
+    workers: Option<usize>,
 }
 
 fn main() -> io::Result<()> {
     let args = Args::parse();
     let runtime = match args.runtime {
         Runtime::CurrentThread => tokio::runtime::Builder::new_current_thread().enable_all().build()?,
-        Runtime::MultiThread => tokio::runtime::Builder::new_multi_thread().enable_all().build()?,
+        Runtime::MultiThread => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            if let Some(workers) = args.workers {
+                builder.worker_threads(workers);
+            }
+            builder.enable_all().build()?
+        }
     };
     runtime.block_on(serve(args.listen))
 }

@@ -10,6 +10,7 @@ use mio::net::TcpStream;
 
 use crate::conn::Phase;
 use crate::ctx::{Ready, RunState};
+use crate::handle::Adoption;
 use crate::listener::{is_per_connection, is_resource_exhaustion, Exhaustion};
 use crate::panic_guard::guard;
 use crate::timer::{deadline_after, TimerKind};
@@ -60,6 +61,24 @@ impl<H: Handler> EventLoop<H> {
         if !self.cx.listeners.on_ready_list[slot] {
             self.cx.listeners.on_ready_list[slot] = true;
             self.cx.ready.push_back(Ready::Listener(slot));
+        }
+    }
+
+    /// Serves a connection a group's acceptor accepted and handed over, as
+    /// if this loop had accepted it: the same limits, the same `on_open`.
+    pub(crate) fn adopt(&mut self, adoption: Adoption) {
+        let Adoption { stream, peer, listener } = adoption;
+        if self.cx.run_state != RunState::Running {
+            // Stopping: as a listener closed with it in the backlog would.
+            return;
+        }
+        match self.admit(peer) {
+            Ok(()) => {
+                debug!("adopted {peer} from listener {listener}");
+                self.open_inbound(stream, listener, peer);
+                self.after_dispatch();
+            }
+            Err(why) => self.refuse(stream, peer, why),
         }
     }
 

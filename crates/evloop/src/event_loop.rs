@@ -10,12 +10,11 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use log::{info, trace};
-use mio::{Events, Interest, Waker};
+use mio::{Events, Waker};
 
 use crate::ctx::{Ready, RunState};
-use crate::handle::Inbox;
-use crate::id::{decode_token, listener_token, Source, MAX_LISTENERS, WAKER_TOKEN};
-use crate::listener;
+use crate::handle::{Envelope, Inbox};
+use crate::id::{decode_token, Source, WAKER_TOKEN};
 use crate::panic_guard::guard;
 use crate::timer::{deadline_after, TimerKind};
 use crate::{CloseReason, Config, ConnId, Ctx, Handler, LoopHandle, Stats};
@@ -101,50 +100,37 @@ impl<H: Handler> EventLoop<H> {
     /// example `low_watermark > high_watermark`); otherwise what
     /// `epoll_create` or `eventfd` return (`Other` for EMFILE).
     pub fn new(config: Config, handler: H) -> io::Result<EventLoop<H>> {
+        let (cx, inbox) = EventLoop::<H>::parts(config)?;
+        Ok(EventLoop::from_parts(cx, inbox, handler))
+    }
+
+    /// The loop's poll and queue, made before its handler (a group makes
+    /// every loop's, so each handler can be given the others' handles).
+    pub(crate) fn parts(config: Config) -> io::Result<(Ctx, Inbox<H::Message>)> {
         config.validate()?;
-        let scratch = vec![0; config.read_buffer_bytes];
-        let events = Events::with_capacity(config.events_capacity);
         let message_queue_capacity = config.message_queue_capacity;
         let cx = Ctx::new(config)?;
         let waker = Waker::new(cx.poll.registry(), WAKER_TOKEN)?;
-        Ok(EventLoop {
+        Ok((cx, Inbox::new(waker, message_queue_capacity)))
+    }
+
+    /// Puts a loop together from [`parts`](EventLoop::parts) and its
+    /// handler; its buffers are allocated here, on the thread that will use
+    /// them.
+    pub(crate) fn from_parts(cx: Ctx, inbox: Inbox<H::Message>, handler: H) -> EventLoop<H> {
+        EventLoop {
+            scratch: vec![0; cx.config.read_buffer_bytes],
+            events: Events::with_capacity(cx.config.events_capacity),
             cx,
             handler,
             states: Vec::new(),
-            scratch,
             due: VecDeque::new(),
             messages_in_turn: 0,
             messages_on_ready_list: false,
-            events,
-            inbox: Inbox::new(waker, message_queue_capacity),
+            inbox,
             #[cfg(feature = "signals")]
             signals: None,
-        })
-    }
-
-    /// Listens on `addr` and returns the address actually bound (the real
-    /// port when `addr` asks for port 0). May be called any number of times
-    /// before `run`; each listener's index (0, 1, ...) reaches `on_open` in
-    /// [`Origin::Inbound`](crate::Origin::Inbound).
-    ///
-    /// The socket has `SO_REUSEADDR` and a backlog of
-    /// [`Config::listen_backlog`].
-    ///
-    /// # Errors
-    ///
-    /// `AddrInUse`, `AddrNotAvailable`, `PermissionDenied` and the like from
-    /// `bind`/`listen`; `Other` past 1024 listeners.
-    pub fn listen(&mut self, addr: SocketAddr) -> io::Result<SocketAddr> {
-        let slot = self.cx.listeners.sockets.len();
-        if slot >= MAX_LISTENERS {
-            return Err(io::Error::other("too many listeners"));
         }
-        let mut socket = listener::bind(addr, self.cx.config.listen_backlog)?;
-        self.cx.poll.registry().register(&mut socket, listener_token(slot), Interest::READABLE)?;
-        let local = socket.local_addr()?;
-        self.cx.listeners.push(socket);
-        info!("listening on {local}");
-        Ok(local)
     }
 
     /// Starts an outbound connection before `run`, as
@@ -242,15 +228,24 @@ impl<H: Handler> EventLoop<H> {
         self.fire_timers();
         self.begin_shutdown_if_asked();
         self.flush();
+        self.inbox.publish_open(self.cx.conns.len());
         Ok(())
     }
 
-    /// Zero when something waits on the ready list or output waits to be
-    /// written, else until the next timer, else forever: an idle loop
-    /// sleeps in `epoll_wait`.
+    /// Zero when something waits on the ready list, in the message queue,
+    /// or output waits to be written, else until the next timer, else
+    /// forever: an idle loop sleeps in `epoll_wait`. The queue is looked at
+    /// every turn, because senders wake only a loop that said it sleeps.
     fn poll_timeout(&mut self) -> Option<Duration> {
+        if self.inbox.has_pending() {
+            self.schedule_messages();
+        }
         let pending = !self.cx.ready.is_empty() || !self.cx.flush_queue.is_empty();
         if pending || self.cx.run_state == RunState::StopRequested {
+            return Some(Duration::ZERO);
+        }
+        if !self.inbox.prepare_to_sleep() {
+            self.schedule_messages();
             return Some(Duration::ZERO);
         }
         let deadline = self.cx.timers.next_deadline()?;
@@ -259,7 +254,9 @@ impl<H: Handler> EventLoop<H> {
 
     fn poll(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         self.cx.stats.poll_calls += 1;
-        match self.cx.poll.poll(&mut self.events, timeout) {
+        let polled = self.cx.poll.poll(&mut self.events, timeout);
+        self.inbox.woke_up();
+        match polled {
             Ok(()) => Ok(()),
             // A signal landed during the wait (signal-hook's SIGINT, say):
             // treat it as an empty poll; the next turn recomputes the timeout.
@@ -314,13 +311,26 @@ impl<H: Handler> EventLoop<H> {
             self.cx.stop();
         }
         while self.messages_in_turn < MESSAGES_PER_TURN {
-            let Some(message) = self.inbox.try_next() else { return };
+            let Some(envelope) = self.inbox.try_next() else { return };
             self.messages_in_turn += 1;
+            let message = match envelope {
+                Envelope::Message(message) => message,
+                Envelope::Adopt(adoption) => {
+                    self.inbox.took_handed_over();
+                    self.adopt(*adoption);
+                    continue;
+                }
+            };
             self.cx.stats.messages += 1;
             let EventLoop { cx, handler, .. } = self;
             guard(cx.config.panic_policy, "on_message", || handler.on_message(cx, message));
             self.after_dispatch();
         }
+        self.schedule_messages();
+    }
+
+    /// Puts the message queue on the ready list, once.
+    fn schedule_messages(&mut self) {
         if !self.messages_on_ready_list {
             self.messages_on_ready_list = true;
             self.cx.ready.push_back(Ready::Messages);

@@ -1,7 +1,8 @@
 //! `LoopHandle`: reaching the loop from other threads.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::net::SocketAddr;
+use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 
@@ -14,8 +15,44 @@ struct Signal {
     /// A wake-up is in flight: later sends skip the `write(2)` on the eventfd,
     /// so a burst of sends between two turns costs one wake-up.
     woken: AtomicBool,
+    /// The loop is in (or about to enter) a blocking `epoll_wait`. A loop
+    /// that is awake looks at its queue before it sleeps, so a send to it
+    /// needs no wake-up at all: no syscall on either side.
+    asleep: AtomicBool,
     stop_requested: AtomicBool,
     exited: AtomicBool,
+    /// Connections the loop had open at the end of its last turn, plus
+    /// connections handed to it and not yet taken: what a group's acceptor
+    /// balances on.
+    open: AtomicUsize,
+    handed_over: AtomicUsize,
+}
+
+/// What travels through a loop's queue: an application message, or (from a
+/// [`LoopGroup`](crate::LoopGroup)'s acceptor) a connection to adopt.
+pub(crate) enum Envelope<M> {
+    Message(M),
+    Adopt(Box<Adoption>),
+}
+
+/// A connection accepted elsewhere, for the loop to serve.
+#[derive(Debug)]
+pub(crate) struct Adoption {
+    pub(crate) stream: mio::net::TcpStream,
+    pub(crate) peer: SocketAddr,
+    /// The index `Origin::Inbound` reports.
+    pub(crate) listener: usize,
+}
+
+impl<M> Envelope<M> {
+    /// The message of an envelope known to hold one: `send` only ever
+    /// sends messages, so what comes back from its `try_send` is one.
+    fn into_message(self) -> M {
+        match self {
+            Envelope::Message(message) => message,
+            Envelope::Adopt(_) => unreachable!("LoopHandle::send sends only messages"),
+        }
+    }
 }
 
 /// The loop has exited: what could not be delivered comes back.
@@ -102,7 +139,7 @@ impl<T: fmt::Debug> std::error::Error for SendError<T> {}
 /// # }
 /// ```
 pub struct LoopHandle<M> {
-    sender: SyncSender<M>,
+    sender: SyncSender<Envelope<M>>,
     signal: Arc<Signal>,
 }
 
@@ -121,7 +158,9 @@ impl<M> fmt::Debug for LoopHandle<M> {
 impl<M: Send> LoopHandle<M> {
     /// Delivers `message` to [`Handler::on_message`](crate::Handler::on_message)
     /// on the loop thread, in the order this thread sent it. Never blocks.
-    /// A burst of sends between two turns wakes the loop once.
+    /// A loop that is busy finds the message before it next polls, with no
+    /// wake-up; one asleep in `epoll_wait` is woken once however many
+    /// messages arrive before it runs (one `write(2)` to its eventfd).
     ///
     /// # Errors
     ///
@@ -136,19 +175,45 @@ impl<M: Send> LoopHandle<M> {
         if self.signal.exited.load(Ordering::Acquire) {
             return Err(SendError::Exited(message));
         }
-        match self.sender.try_send(message) {
+        match self.sender.try_send(Envelope::Message(message)) {
             Ok(()) => {
-                self.wake();
+                self.wake_if_asleep();
                 Ok(())
             }
-            Err(TrySendError::Full(message)) => {
-                // The loop may be asleep with a full queue only if its last
-                // wake-up is still in flight; ring to be sure it drains.
-                self.wake();
-                Err(SendError::Full(message))
+            Err(TrySendError::Full(envelope)) => {
+                // A loop about to sleep sees its full queue and does not.
+                self.wake_if_asleep();
+                Err(SendError::Full(envelope.into_message()))
             }
-            Err(TrySendError::Disconnected(message)) => Err(SendError::Exited(message)),
+            Err(TrySendError::Disconnected(envelope)) => Err(SendError::Exited(envelope.into_message())),
         }
+    }
+
+    /// Hands an accepted connection to the loop (a group's acceptor).
+    pub(crate) fn adopt(&self, adoption: Box<Adoption>) -> Result<(), Box<Adoption>> {
+        if self.signal.exited.load(Ordering::Acquire) {
+            return Err(adoption);
+        }
+        self.signal.handed_over.fetch_add(1, Ordering::Relaxed);
+        match self.sender.try_send(Envelope::Adopt(adoption)) {
+            Ok(()) => {
+                self.wake_if_asleep();
+                Ok(())
+            }
+            Err(TrySendError::Full(envelope) | TrySendError::Disconnected(envelope)) => {
+                self.signal.handed_over.fetch_sub(1, Ordering::Relaxed);
+                match envelope {
+                    Envelope::Adopt(adoption) => Err(adoption),
+                    Envelope::Message(_) => unreachable!("adopt sends only connections"),
+                }
+            }
+        }
+    }
+
+    /// Connections the loop has open or has been handed and not yet taken
+    /// (as of its last turn): how loaded it is, for a group's acceptor.
+    pub(crate) fn load(&self) -> usize {
+        self.signal.open.load(Ordering::Relaxed) + self.signal.handed_over.load(Ordering::Relaxed)
     }
 
     /// Asks the loop to stop, as [`Ctx::stop`](crate::Ctx::stop) does.
@@ -165,6 +230,18 @@ impl<M: Send> LoopHandle<M> {
         Ok(())
     }
 
+    /// Wakes the loop if it sleeps (or is about to). The fence pairs with
+    /// the one in [`Inbox::prepare_to_sleep`]: either the loop sees this
+    /// message when it looks at its queue after saying it will sleep, or
+    /// this sees it asleep and wakes it (Dekker's handshake; both sides
+    /// need `SeqCst`, which plain acquire/release would not give).
+    fn wake_if_asleep(&self) {
+        fence(Ordering::SeqCst);
+        if self.signal.asleep.load(Ordering::Relaxed) {
+            self.wake();
+        }
+    }
+
     fn wake(&self) {
         if !self.signal.woken.swap(true, Ordering::AcqRel) {
             // Only fails if the eventfd counter would overflow, which takes
@@ -176,9 +253,12 @@ impl<M: Send> LoopHandle<M> {
 
 /// The loop's end of the handles: the receiver and the shared signal.
 pub(crate) struct Inbox<M> {
-    receiver: Receiver<M>,
-    sender: SyncSender<M>,
+    receiver: Receiver<Envelope<M>>,
+    sender: SyncSender<Envelope<M>>,
     signal: Arc<Signal>,
+    /// What [`has_pending`](Inbox::has_pending) took from the queue to see
+    /// it was not empty: delivered first.
+    peeked: Option<Envelope<M>>,
 }
 
 impl<M> fmt::Debug for Inbox<M> {
@@ -193,10 +273,13 @@ impl<M> Inbox<M> {
         let signal = Signal {
             waker,
             woken: AtomicBool::new(false),
+            asleep: AtomicBool::new(false),
             stop_requested: AtomicBool::new(false),
             exited: AtomicBool::new(false),
+            open: AtomicUsize::new(0),
+            handed_over: AtomicUsize::new(0),
         };
-        Inbox { receiver, sender, signal: Arc::new(signal) }
+        Inbox { receiver, sender, signal: Arc::new(signal), peeked: None }
     }
 
     pub(crate) fn handle(&self) -> LoopHandle<M> {
@@ -214,9 +297,46 @@ impl<M> Inbox<M> {
         self.signal.woken.swap(false, Ordering::AcqRel);
     }
 
-    /// The next message waiting, if any.
-    pub(crate) fn try_next(&self) -> Option<M> {
-        self.receiver.try_recv().ok()
+    /// The next message or connection waiting, if any.
+    pub(crate) fn try_next(&mut self) -> Option<Envelope<M>> {
+        self.peeked.take().or_else(|| self.receiver.try_recv().ok())
+    }
+
+    /// Whether something waits in the queue (without taking it).
+    pub(crate) fn has_pending(&mut self) -> bool {
+        if self.peeked.is_none() {
+            self.peeked = self.receiver.try_recv().ok();
+        }
+        self.peeked.is_some()
+    }
+
+    /// The loop is about to block in `epoll_wait`: from now on senders
+    /// wake it. Returns `false` (and stays awake) if something is already
+    /// waiting, which a sender that saw the loop awake did not wake it for.
+    pub(crate) fn prepare_to_sleep(&mut self) -> bool {
+        self.signal.asleep.store(true, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        if self.has_pending() {
+            self.woke_up();
+            return false;
+        }
+        true
+    }
+
+    /// The loop is back from `epoll_wait`: senders need not wake it.
+    pub(crate) fn woke_up(&self) {
+        self.signal.asleep.store(false, Ordering::Relaxed);
+    }
+
+    /// A connection handed over was taken (adopted or refused).
+    pub(crate) fn took_handed_over(&self) {
+        self.signal.handed_over.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Publishes how many connections the loop has open, for a group's
+    /// acceptor: one relaxed store per turn.
+    pub(crate) fn publish_open(&self, open: usize) {
+        self.signal.open.store(open, Ordering::Relaxed);
     }
 
     /// Takes a stop request from a handle, if one came.

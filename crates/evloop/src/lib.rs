@@ -125,6 +125,11 @@
 //! loop from inside it, keeping the process single-threaded (glibc's
 //! `read`/`write` wrappers cost more in a multi-threaded process).
 //!
+//! To use more than one core, a [`LoopGroup`] runs N such loops, one per
+//! thread, each with its own handler built by a factory, serving the same
+//! address ([`Spread`] says how they share connections); loops reach each
+//! other through [`Peers`], and the group stops as one.
+//!
 //! # Panics
 //!
 //! A panic in a callback about one connection closes that connection with
@@ -157,6 +162,7 @@ mod conns;
 mod ctx;
 mod dispatch;
 mod event_loop;
+mod group;
 mod handle;
 mod handler;
 mod id;
@@ -175,6 +181,7 @@ pub use close_reason::CloseReason;
 pub use config::{Config, PanicPolicy};
 pub use ctx::Ctx;
 pub use event_loop::EventLoop;
+pub use group::{GroupBuilder, GroupHandle, LoopError, LoopExit, LoopGroup, Peers, Spread};
 pub use handle::{Exited, LoopHandle, SendError};
 pub use handler::{AfterEof, Handler, Origin, Refusal};
 pub use id::{ConnId, TimerId};

@@ -6,8 +6,84 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
+use log::info;
 use mio::net::TcpListener;
+use mio::Interest;
 use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::id::{listener_token, MAX_LISTENERS};
+use crate::{Ctx, EventLoop, Handler};
+
+impl<H: Handler> EventLoop<H> {
+    /// Listens on `addr` and returns the address actually bound (the real
+    /// port when `addr` asks for port 0). May be called any number of times
+    /// before `run`; each listener's index (0, 1, ...) reaches `on_open` in
+    /// [`Origin::Inbound`](crate::Origin::Inbound).
+    ///
+    /// The socket has `SO_REUSEADDR` and a backlog of
+    /// [`Config::listen_backlog`].
+    ///
+    /// # Errors
+    ///
+    /// `AddrInUse`, `AddrNotAvailable`, `PermissionDenied` and the like from
+    /// `bind`/`listen`; `Other` past 1024 listeners.
+    pub fn listen(&mut self, addr: SocketAddr) -> io::Result<SocketAddr> {
+        let socket = bind(addr, self.cx.config.listen_backlog, false)?;
+        self.cx.add_listener(socket)
+    }
+
+    /// Listens on a socket already bound and listening (made with
+    /// `std::net::TcpListener::bind` or socket2, inherited from a parent,
+    /// or a clone of another loop's), as [`listen`](EventLoop::listen)
+    /// does with the one it binds. The socket is made nonblocking; its
+    /// options and backlog stay as they were.
+    ///
+    /// # Errors
+    ///
+    /// What `fcntl`, `epoll_ctl` or `getsockname` return (`InvalidInput`
+    /// for a socket that is not a listening TCP socket); `Other` past 1024
+    /// listeners.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use evloop::{Config, ConnId, Ctx, EventLoop, Handler, Origin};
+    /// # struct Quiet;
+    /// # impl Handler for Quiet {
+    /// #     type Conn = ();
+    /// #     type Message = ();
+    /// #     fn on_open(&mut self, _: &mut Ctx, _: ConnId, _: Origin) {}
+    /// #     fn on_data(&mut self, _: &mut Ctx, _: ConnId, _: &mut (), data: &[u8]) -> usize { data.len() }
+    /// # }
+    /// # fn main() -> std::io::Result<()> {
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let mut el = EventLoop::new(Config::default(), Quiet)?;
+    /// let addr = el.listen_on(listener)?;
+    /// assert_ne!(addr.port(), 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn listen_on(&mut self, listener: std::net::TcpListener) -> io::Result<SocketAddr> {
+        listener.set_nonblocking(true)?;
+        self.cx.add_listener(mio::net::TcpListener::from_std(listener))
+    }
+}
+
+impl Ctx {
+    /// Registers a listening socket with the loop and returns where it
+    /// listens.
+    pub(crate) fn add_listener(&mut self, mut socket: TcpListener) -> io::Result<SocketAddr> {
+        let slot = self.listeners.sockets.len();
+        if slot >= MAX_LISTENERS {
+            return Err(io::Error::other("too many listeners"));
+        }
+        let local = socket.local_addr()?;
+        self.poll.registry().register(&mut socket, listener_token(slot), Interest::READABLE)?;
+        self.listeners.push(socket);
+        info!("listening on {local}");
+        Ok(local)
+    }
+}
 
 /// The loop's listeners, indexed by the order they were added.
 #[derive(Debug, Default)]
@@ -81,15 +157,21 @@ impl Listeners {
 }
 
 /// Binds a nonblocking listener with `SO_REUSEADDR` (a restarted server can
-/// bind while old connections sit in TIME_WAIT) and the given backlog.
+/// bind while old connections sit in TIME_WAIT) and the given backlog;
+/// with `reuse_port`, also `SO_REUSEPORT`, so that several sockets (a
+/// group's loops) listen on one port and the kernel spreads connections
+/// over them by a hash of their addresses.
 ///
 /// # Errors
 ///
 /// Whatever `socket`, `bind` or `listen` return: `AddrInUse`,
 /// `AddrNotAvailable`, `PermissionDenied`, ...
-pub(crate) fn bind(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
+pub(crate) fn bind(addr: SocketAddr, backlog: u32, reuse_port: bool) -> io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM.nonblocking(), Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
     socket.bind(&addr.into())?;
     socket.listen(backlog.min(i32::MAX as u32) as i32)?;
     Ok(TcpListener::from_std(socket.into()))
@@ -153,15 +235,22 @@ mod tests {
 
     #[test]
     fn binds_port_zero_and_reports_the_real_port() {
-        let listener = bind("127.0.0.1:0".parse().unwrap(), 16).expect("bind");
+        let listener = bind("127.0.0.1:0".parse().unwrap(), 16, false).expect("bind");
         assert_ne!(listener.local_addr().unwrap().port(), 0);
     }
 
     #[test]
     fn second_bind_of_a_listening_port_is_addr_in_use() {
-        let first = bind("127.0.0.1:0".parse().unwrap(), 16).expect("bind");
-        let err = bind(first.local_addr().unwrap(), 16).expect_err("second bind must fail");
+        let first = bind("127.0.0.1:0".parse().unwrap(), 16, false).expect("bind");
+        let err = bind(first.local_addr().unwrap(), 16, false).expect_err("second bind must fail");
         assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
+    }
+
+    #[test]
+    fn reuse_port_sockets_share_a_port() {
+        let first = bind("127.0.0.1:0".parse().unwrap(), 16, true).expect("bind");
+        let second = bind(first.local_addr().unwrap(), 16, true).expect("a second SO_REUSEPORT bind succeeds");
+        assert_eq!(first.local_addr().unwrap(), second.local_addr().unwrap());
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub(crate) fn guard<R>(policy: PanicPolicy, callback_name: &str, callback: impl 
 }
 
 /// The message a panic carried, if it was a string.
-fn panic_message(payload: &Box<dyn Any + Send>) -> &str {
+pub(crate) fn panic_message(payload: &Box<dyn Any + Send>) -> &str {
     if let Some(message) = payload.downcast_ref::<&str>() {
         message
     } else if let Some(message) = payload.downcast_ref::<String>() {

@@ -4,6 +4,7 @@
 //! cargo run --release -p echo                 # listens on 127.0.0.1:7878
 //! nc 127.0.0.1 7878                           # type a line, get it back
 //! RUST_LOG=debug cargo run --release -p echo  # log each accept and close
+//! cargo run --release -p echo -- --threads 0  # one loop per CPU (a LoopGroup)
 //! ```
 //!
 //! Ctrl-C (SIGINT) or SIGTERM stops it gracefully and logs the final stats.
@@ -13,7 +14,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use echo::Echo;
-use evloop::{Config, EventLoop};
+use evloop::{Config, EventLoop, GroupBuilder};
 
 /// Echo server on a single-threaded evloop event loop.
 #[derive(Debug, Parser)]
@@ -31,6 +32,10 @@ struct Args {
     /// Close a connection whose output makes no progress for this many seconds (0: never).
     #[arg(long, default_value_t = 30)]
     write_timeout_secs: u64,
+    /// Event loops, one per thread, sharing the port with SO_REUSEPORT (0: one per CPU
+    /// this process may use). 1 is the single-threaded loop.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
 }
 
 /// `0` switches a timeout off.
@@ -46,6 +51,9 @@ fn main() -> std::io::Result<()> {
         write_timeout: seconds(args.write_timeout_secs),
         ..Config::default()
     };
+    if args.threads != 1 {
+        return run_group(config, &args);
+    }
     let mut el = EventLoop::new(config, Echo)?;
     for addr in &args.listen {
         let bound = el.listen(*addr)?;
@@ -58,4 +66,21 @@ fn main() -> std::io::Result<()> {
     // Ctrl-C / SIGTERM: stop accepting, flush, close everyone, return.
     el.stop_on_signals()?;
     el.run()
+}
+
+/// `--threads N`: N loops, each with its own `Echo`; `max_connections` is per loop.
+fn run_group(config: Config, args: &Args) -> std::io::Result<()> {
+    let mut builder = GroupBuilder::new(config);
+    if args.threads > 0 {
+        builder = builder.threads(args.threads);
+    }
+    let mut group = builder.build(|_index, _peers| Echo)?;
+    for addr in &args.listen {
+        println!("listening on {}", group.listen(*addr)?);
+    }
+    group.stop_on_signals()?;
+    for exit in group.run()? {
+        log::info!("loop {}: {:?}: {}", exit.index, exit.result, exit.stats);
+    }
+    Ok(())
 }
