@@ -201,7 +201,7 @@ impl Store {
 
     /// Every live key, in no particular order.
     pub fn live_keys(&self, now: i64) -> impl Iterator<Item = &Bytes> + '_ {
-        self.map.keys().filter(move |key| !matches!(self.expires.get(key.as_slice()), Some(&at) if at <= now))
+        self.map.keys().filter(move |key| self.expires.get(key.as_slice()).map_or(true, |&at| at > now))
     }
 
     /// Removes every key.

@@ -56,7 +56,7 @@ fn set_expire(server: &mut Server, call: &mut Call<'_>, unit: i64, command: &str
     let Some(current) = server.store.deadline(key, call.now) else { return call.out.int(0) };
     let refused = (nx && current.is_some())
         || (xx && current.is_none())
-        || (gt && !matches!(current, Some(current) if at > current))
+        || (gt && current.map_or(true, |current| at <= current))
         || (lt && current.is_some_and(|current| at >= current));
     if refused {
         return call.out.int(0);

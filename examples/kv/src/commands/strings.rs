@@ -91,7 +91,7 @@ trait ExpireOption {
 
 impl ExpireOption for Option<(usize, i64)> {
     fn is_none_or_unit(&self, unit: i64) -> bool {
-        !matches!(self, Some((_, u)) if *u != unit)
+        self.map_or(true, |(_, u)| u == unit)
     }
 }
 
