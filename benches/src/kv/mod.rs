@@ -18,11 +18,11 @@
 mod chart;
 mod memory;
 mod peers;
+mod report;
 
-use std::fmt::Write as _;
 use std::fs;
 use std::io::{self, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -114,9 +114,9 @@ pub(crate) fn run(quick: bool, runs: Option<usize>, out: &Path, pin: bool) -> io
     }
     let summary = summarize(&cells, &peers);
     notes.extend(failures.iter().map(|failure| format!("FAILED: {failure}")));
-    let report = render(&summary, &peers, &memory, runs, &notes);
+    let report = report::render(&summary, &peers, &memory, runs, &notes);
     print!("{report}");
-    write_csv(out, &cells, &summary, &memory)?;
+    report::write_csv(out, &cells, &summary, &memory)?;
     let chart = chart::draw(&out.join("kv-cpu-per-request.svg"), &summary, &peers, &TESTS.map(|(_, label)| label))?;
     println!("wrote kv-runs.csv, kv-summary.csv, kv-memory.csv and {} to {}", chart.display(), out.display());
     Ok(failures.is_empty())
@@ -305,140 +305,4 @@ fn summarize(cells: &[Cell], peers: &[Peer]) -> Vec<Summary> {
         }
     }
     summaries
-}
-
-fn find<'s>(summary: &'s [Summary], like: &Summary, peer: Peer) -> Option<&'s Summary> {
-    summary
-        .iter()
-        .find(|s| s.peer == peer && s.clients == like.clients && s.pipeline == like.pipeline && s.test == like.test)
-}
-
-fn render(summary: &[Summary], peers: &[Peer], memory: &[memory::KeyMemory], runs: usize, notes: &[String]) -> String {
-    let mut text = String::new();
-    // Writing to a String cannot fail.
-    let _ = writeln!(text, "## kv scenario: redis-benchmark against each server, median of {runs} run(s)");
-    let _ = writeln!(text, "(µs cpu/req: the server's CPU time per request; oth %: others' use of the server's CPU)");
-    let _ = writeln!(
-        text,
-        "{:<5} {:>7} {:>4}  {:<13} {:>10} {:>8} {:>11} {:>9} {:>6}",
-        "test", "clients", "pipe", "server", "req/s", "p99 ms", "µs cpu/req", "peak MiB", "oth %"
-    );
-    for s in summary {
-        let _ = writeln!(
-            text,
-            "{:<5} {:>7} {:>4}  {:<13} {:>10.0} {:>8.3} {:>11.3} {:>9.1} {:>6.0}",
-            s.test,
-            s.clients,
-            s.pipeline,
-            s.peer.name(),
-            s.rps,
-            s.p99_ms,
-            s.cpu_us_per_request,
-            s.peak_rss / (1024.0 * 1024.0),
-            s.others_share * 100.0
-        );
-    }
-    let _ = writeln!(text, "\n## kv's CPU per request ÷ each peer's (below 1.00: kv spends less)");
-    let others: Vec<Peer> = peers.iter().copied().filter(|p| *p != Peer::Kv).collect();
-    let header: String = others.iter().map(|p| format!(" {:>14}", format!("÷ {}", p.name()))).collect();
-    let _ = writeln!(text, "{:<5} {:>7} {:>4}{header}", "test", "clients", "pipe");
-    let (mut met, mut total) = (0, 0);
-    for kv in summary.iter().filter(|s| s.peer == Peer::Kv) {
-        let mut line = format!("{:<5} {:>7} {:>4}", kv.test, kv.clients, kv.pipeline);
-        for &peer in &others {
-            match find(summary, kv, peer) {
-                Some(other) => {
-                    let ratio = kv.cpu_us_per_request / other.cpu_us_per_request;
-                    if peer == Peer::Redis {
-                        total += 1;
-                        met += usize::from(ratio <= 1.0);
-                    }
-                    let _ = write!(line, " {ratio:>14.2}");
-                }
-                None => line.push_str(&format!(" {:>14}", "n/a")),
-            }
-        }
-        let _ = writeln!(text, "{line}");
-    }
-    if total > 0 {
-        let verdict = if met == total { "MET" } else { "MISSED" };
-        let _ = writeln!(text, "[{verdict}] kv's CPU per request ≤ redis-server's: {met} of {total} points");
-    }
-    if !memory.is_empty() {
-        let keys = memory[0].keys;
-        let _ = writeln!(text, "\n## memory: {keys} keys `key:%012d` = `xxx`, written into a fresh server");
-        let _ = writeln!(text, "{:<13} {:>16} {:>22}", "server", "RSS growth B/key", "used_memory B/key");
-        for m in memory {
-            let used = m.used_memory_per_key.map_or("n/a".to_string(), |b| format!("{b:.1}"));
-            let _ = writeln!(text, "{:<13} {:>16.1} {:>22}", m.peer.name(), m.rss_per_key, used);
-        }
-    }
-    for note in notes {
-        let _ = writeln!(text, "note: {note}");
-    }
-    text
-}
-
-fn write_csv(out: &Path, cells: &[Cell], summary: &[Summary], memory: &[memory::KeyMemory]) -> io::Result<PathBuf> {
-    let mut runs = csv::Writer::from_path(out.join("kv-runs.csv"))?;
-    runs.write_record([
-        "server",
-        "clients",
-        "pipeline",
-        "test",
-        "requests",
-        "rps",
-        "p99_ms",
-        "cpu_us_per_request",
-        "peak_rss",
-        "others_share",
-    ])?;
-    for c in cells {
-        runs.write_record([
-            c.peer.name().to_string(),
-            c.clients.to_string(),
-            c.pipeline.to_string(),
-            c.test.to_string(),
-            c.requests.to_string(),
-            format!("{:.0}", c.rps),
-            format!("{:.3}", c.p99_ms),
-            format!("{:.4}", c.cpu_us_per_request),
-            c.peak_rss.to_string(),
-            format!("{:.3}", c.others_share),
-        ])?;
-    }
-    runs.flush()?;
-    let mut medians = csv::Writer::from_path(out.join("kv-summary.csv"))?;
-    medians.write_record([
-        "server",
-        "clients",
-        "pipeline",
-        "test",
-        "rps",
-        "p99_ms",
-        "cpu_us_per_request",
-        "peak_rss",
-    ])?;
-    for s in summary {
-        medians.write_record([
-            s.peer.name().to_string(),
-            s.clients.to_string(),
-            s.pipeline.to_string(),
-            s.test.to_string(),
-            format!("{:.0}", s.rps),
-            format!("{:.3}", s.p99_ms),
-            format!("{:.4}", s.cpu_us_per_request),
-            format!("{:.0}", s.peak_rss),
-        ])?;
-    }
-    medians.flush()?;
-    let path = out.join("kv-memory.csv");
-    let mut mem = csv::Writer::from_path(&path)?;
-    mem.write_record(["server", "keys", "rss_bytes_per_key", "used_memory_bytes_per_key"])?;
-    for m in memory {
-        let used = m.used_memory_per_key.map_or(String::new(), |b| format!("{b:.1}"));
-        mem.write_record([m.peer.name().to_string(), m.keys.to_string(), format!("{:.1}", m.rss_per_key), used])?;
-    }
-    mem.flush()?;
-    Ok(path)
 }

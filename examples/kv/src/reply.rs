@@ -119,21 +119,28 @@ impl<'c> Out<'c> {
 
 /// Appends `n` in decimal without going through `fmt`.
 pub fn push_decimal(out: &mut Vec<u8>, n: i64) {
-    if n < 0 {
-        out.push(b'-');
-    }
+    out.extend_from_slice(decimal(n, &mut [0; 20]));
+}
+
+/// `n` in decimal, written into `buf`: no allocation (an `INCR` stores
+/// its result from here).
+pub fn decimal(n: i64, buf: &mut [u8; 20]) -> &[u8] {
     let mut magnitude = n.unsigned_abs();
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
+    let mut at = buf.len();
     loop {
         at -= 1;
-        digits[at] = b'0' + (magnitude % 10) as u8;
+        buf[at] = b'0' + (magnitude % 10) as u8;
         magnitude /= 10;
         if magnitude == 0 {
             break;
         }
     }
-    out.extend_from_slice(&digits[at..]);
+    // 19 digits at most: room for the sign.
+    if n < 0 {
+        at -= 1;
+        buf[at] = b'-';
+    }
+    &buf[at..]
 }
 
 #[cfg(test)]

@@ -213,7 +213,7 @@ impl Store {
     /// One run of the active expiry cycle: samples random keys with a
     /// deadline, removes those past it, and goes on while more than 10% of
     /// a sample had expired, for at most `budget` of time and
-    /// [`MAX_ROUNDS`] rounds. Returns how many keys it removed.
+    /// 1,000 rounds. Returns how many keys it removed.
     ///
     /// As Redis's `activeExpireCycle`: keys nobody reads again still go
     /// once expired, at a cost bounded per run, and a store where most

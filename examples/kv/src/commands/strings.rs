@@ -4,7 +4,7 @@
 use evloop::codec::parse_redis_int;
 
 use super::Call;
-use crate::reply::{push_decimal, NOT_AN_INTEGER, SYNTAX_ERROR};
+use crate::reply::{decimal, NOT_AN_INTEGER, SYNTAX_ERROR};
 use crate::store::Ttl;
 use crate::{Bytes, Server};
 
@@ -147,9 +147,7 @@ fn add(server: &mut Server, call: &mut Call<'_>, by: i64) {
     let Some(sum) = current.checked_add(by) else {
         return call.out.error("ERR increment or decrement would overflow");
     };
-    let mut digits = Vec::with_capacity(20);
-    push_decimal(&mut digits, sum);
-    server.store.set(key, Bytes::from(digits.as_slice()), Ttl::Keep);
+    server.store.set(key, Bytes::from(decimal(sum, &mut [0; 20])), Ttl::Keep);
     call.out.int(sum);
 }
 

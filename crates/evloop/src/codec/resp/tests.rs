@@ -2,6 +2,8 @@
 //! arrive in and however many requests are pipelined, the same commands
 //! come out; malformed input gets Redis's error and never a panic.
 
+use std::borrow::Cow;
+
 use proptest::prelude::*;
 
 use super::*;
