@@ -180,7 +180,7 @@ pub(super) fn mget(server: &mut Server, call: &mut Call<'_>) {
 }
 
 pub(super) fn mset(server: &mut Server, call: &mut Call<'_>) {
-    if call.args.len() % 2 == 0 {
+    if call.args.len().is_multiple_of(2) {
         return call.wrong_arity("mset");
     }
     for pair in call.args[1..].chunks_exact(2) {
