@@ -103,7 +103,7 @@ impl Handler for Listeners {
             if line.starts_with("sender: ") {
                 listener.received += 1;
                 self.received += 1;
-                if self.lockstep && self.received % self.count == 0 {
+                if self.lockstep && self.received.is_multiple_of(self.count) {
                     let _ = self.progress.send(Progress::Round(self.received / self.count));
                 }
                 if listener.received == self.lines_each {
