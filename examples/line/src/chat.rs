@@ -6,12 +6,13 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use evloop::codec::LineDecoder;
-use evloop::{AfterEof, CloseReason, ConnId, Ctx, Handler, Origin, Refusal, TimerId};
+use evloop::{AfterEof, CloseReason, ConnId, Ctx, Handler, Origin, Peers, Refusal, TimerId};
 use log::{debug, info};
 
 use crate::intake::{has_line, Hold, Intake};
+use crate::relay::{Links, RETRY_TIMER};
 use crate::room::{Room, FLUSH_TIMER};
-use crate::Settings;
+use crate::{Nicks, Relay, Settings};
 
 /// What `/help` answers.
 pub const HELP: &str = "* commands: /nick NAME, /who, /me ACTION, /msg NICK TEXT, /quit, /help; \
@@ -32,7 +33,8 @@ pub(crate) const RESUME_TIMER: u64 = 1;
 /// The key of the connection timer that checks a client is not idle.
 pub(crate) const IDLE_TIMER: u64 = 2;
 
-/// The chat room: every client connected is in it.
+/// The chat room: every client connected is in it, on this loop or, in a
+/// group of loops, on any.
 #[derive(Debug)]
 pub struct Chat {
     pub(crate) settings: Settings,
@@ -74,17 +76,49 @@ impl fmt::Display for Peer {
 }
 
 impl Chat {
-    /// An empty room.
+    /// An empty room, on one loop.
     pub fn new(settings: Settings) -> Chat {
-        Chat { room: Room::new(settings.members_per_turn), settings }
+        Chat { room: Room::new(settings.members_per_turn, Nicks::default(), None), settings }
     }
 
-    /// How many clients are in the room.
+    /// One loop's part of a room spread over a group of loops: what is
+    /// said here is relayed to the others through `peers`, and `nicks`
+    /// (shared by every loop of the group) keeps the nicks unique.
+    pub fn in_group(settings: Settings, peers: Peers<Relay>, nicks: Nicks) -> Chat {
+        let room = Room::new(settings.members_per_turn, nicks, Some(Links::new(peers)));
+        Chat { room, settings }
+    }
+
+    /// The factory for [`GroupBuilder::build`](evloop::GroupBuilder::build):
+    /// every loop's `Chat` one room, with one [`Nicks`] between them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use evloop::GroupBuilder;
+    /// use line::{Chat, Settings};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let settings = Settings::default();
+    /// let group = GroupBuilder::new(settings.loop_config(evloop::Config::default()))
+    ///     .threads(2)
+    ///     .build(Chat::group_factory(settings))?;
+    /// # group.handle().stop().unwrap();
+    /// # group.run()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn group_factory(settings: Settings) -> impl Fn(usize, Peers<Relay>) -> Chat + Send + Sync + 'static {
+        let nicks = Nicks::default();
+        move |_index, peers| Chat::in_group(settings.clone(), peers, nicks.clone())
+    }
+
+    /// How many clients are in the room, on this loop.
     pub fn len(&self) -> usize {
         self.room.len()
     }
 
-    /// Whether the room is empty.
+    /// Whether the room is empty, on this loop.
     pub fn is_empty(&self) -> bool {
         self.room.len() == 0
     }
@@ -117,7 +151,8 @@ impl Chat {
 
 impl Handler for Chat {
     type Conn = Client;
-    type Message = ();
+    /// What the other loops' rooms say, in a group.
+    type Message = Relay;
 
     fn on_open(&mut self, cx: &mut Ctx, id: ConnId, _origin: Origin) -> Client {
         if let Some(idle) = self.settings.idle_timeout {
@@ -126,7 +161,7 @@ impl Handler for Chat {
         let peer = Peer(cx.peer_addr(id));
         let nick = self.room.enter(id).to_string();
         info!("{nick} {peer} joined");
-        let online = self.room.len();
+        let online = self.room.online();
         self.reply(cx, id, &format!("* welcome {nick}! {online} online; /help lists commands"));
         self.room.say(cx, id, &format!("* {nick} joined\n"));
         Client {
@@ -219,9 +254,15 @@ impl Handler for Chat {
     }
 
     fn on_timer(&mut self, cx: &mut Ctx, _timer: TimerId, key: u64) {
-        if key == FLUSH_TIMER {
-            self.room.flush(cx);
+        match key {
+            FLUSH_TIMER => self.room.flush(cx),
+            RETRY_TIMER => self.room.retry_relay(cx),
+            _ => {}
         }
+    }
+
+    fn on_message(&mut self, cx: &mut Ctx, relay: Relay) {
+        self.room.hear(cx, relay);
     }
 
     fn on_close(&mut self, cx: &mut Ctx, id: ConnId, client: Client, reason: CloseReason) {
@@ -256,7 +297,8 @@ impl Handler for Chat {
 
     fn on_stop(&mut self, cx: &mut Ctx) {
         // Now, not at the end of the turn: every connection closes next.
-        self.room.announce(cx, "* server shutting down\n");
+        // Every loop stops, and says it to its own members.
+        self.room.announce_here(cx, "* server shutting down\n");
         self.room.flush_all(cx);
     }
 }

@@ -27,17 +27,29 @@
 //! server stops reading the client for a while and the loop offers the rest
 //! of its input again later. Every limit that drops a client tells it why
 //! first where it can still hear, and the room hears why it left.
+//!
+//! # Several loops
+//!
+//! [`Chat::group_factory`] makes one room of a [`LoopGroup`](evloop::LoopGroup)'s
+//! loops: each loop's room relays what it says to the others ([`Relay`]),
+//! which tell their own members only, so every member hears every line once
+//! and each sender's lines in order; the nicks are the whole room's
+//! ([`Nicks`]).
 
 mod chat;
 mod clocks;
 mod command;
 mod intake;
+mod nicks;
 mod options;
+mod relay;
 mod respond;
 mod room;
 mod settings;
 
 pub use chat::{Chat, Client, HELP, SERVER_FULL, TOO_MANY_FROM_YOU};
 pub use command::{has_control_chars, invisible_char, is_valid_nick, Command, MAX_NICK_CHARS};
+pub use nicks::Nicks;
 pub use options::{ServerOptions, DEFAULT_MAX_OUTPUT_BYTES};
+pub use relay::Relay;
 pub use settings::{FloodLimit, Settings};

@@ -6,7 +6,7 @@ use evloop::{ConnId, Ctx};
 use log::info;
 
 use crate::command::{has_control_chars, invisible_char, is_valid_nick, Command, MAX_NICK_CHARS};
-use crate::room::Taken;
+use crate::nicks::Taken;
 use crate::{Chat, HELP};
 
 /// Whether a client stays after a line.
@@ -81,13 +81,15 @@ impl Chat {
 
     /// `/msg TO TEXT` from `id`: to one client only, confirmed to the sender.
     fn private_message(&mut self, cx: &mut Ctx, id: ConnId, to: &str, text: &str) {
-        let Some(target) = self.room.owner_of(to) else {
+        let Some((target, target_nick)) = self.room.owner_of(to) else {
             return self.reply(cx, id, &format!("ERR no one here is called {to}"));
         };
-        let (Some(from), Some(target_member)) = (self.room.member(id), self.room.member(target)) else { return };
+        let Some(from) = self.room.member(id) else { return };
         let private = format!("{} (private): {text}\n", from.nick);
-        let confirmation = format!("-> {}: {text}", target_member.nick);
-        self.room.tell(cx, target, &private);
+        let confirmation = format!("-> {target_nick}: {text}");
+        // On another loop, it goes the way `id`'s lines to the room go, so
+        // it keeps its place among them.
+        self.room.tell_seat(cx, target, &private);
         self.reply(cx, id, &confirmation);
     }
 

@@ -22,11 +22,20 @@
 //! their own line). Anything for one member alone (a reply, a private
 //! message) first sends that member the part of the log it has not had
 //! yet, so every member reads what happened in the order it happened.
+//!
+//! # Across loops
+//!
+//! In a group of loops each loop has a room of its own members, and the
+//! rooms are one: what is said to one is relayed to the others (see
+//! `relay.rs`), and the nicks are the whole room's ([`Nicks`]).
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use evloop::{ConnId, Ctx};
+
+use crate::nicks::{Nicks, Seat, Taken};
+use crate::relay::{Links, Relay};
 
 /// The key of the loop-wide timer that sends the log.
 pub(crate) const FLUSH_TIMER: u64 = 0;
@@ -40,25 +49,16 @@ pub(crate) struct Member {
     cursor: usize,
 }
 
-/// Why a nick could not be taken.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Taken {
-    /// Someone else has it (in any case).
-    ByAnother,
-    /// The member asking has it already.
-    ByYou,
-}
-
 /// Everyone connected, and what they are still to be told.
 #[derive(Debug)]
 pub(crate) struct Room {
     /// Members sent their part of the log per turn.
     members_per_turn: usize,
     members: HashMap<ConnId, Member>,
-    /// Nicks in use, lowercased, so `Alice` and `alice` cannot both exist.
-    nick_owners: HashMap<String, ConnId>,
-    /// The number of the next default nick, `guestN`.
-    next_guest: u64,
+    /// The nicks of the whole room, this loop's members and the others'.
+    nicks: Nicks,
+    /// The other loops' rooms, in a group of loops.
+    links: Option<Links>,
     /// What was said to the room and not yet sent to everyone, each line
     /// once.
     log: String,
@@ -70,22 +70,28 @@ pub(crate) struct Room {
 
 impl Room {
     /// An empty room whose output goes to at most `members_per_turn`
-    /// members per turn (at least one).
-    pub(crate) fn new(members_per_turn: usize) -> Room {
+    /// members per turn (at least one), its nicks in `nicks`, and linked
+    /// to the other loops' rooms by `links` in a group.
+    pub(crate) fn new(members_per_turn: usize, nicks: Nicks, links: Option<Links>) -> Room {
         Room {
             members_per_turn: members_per_turn.max(1),
             members: HashMap::new(),
-            nick_owners: HashMap::new(),
-            next_guest: 0,
+            nicks,
+            links,
             log: String::new(),
             pass: Vec::new(),
             flush_armed: false,
         }
     }
 
-    /// How many are in the room.
+    /// How many are in the room on this loop.
     pub(crate) fn len(&self) -> usize {
         self.members.len()
+    }
+
+    /// How many are in the room on every loop.
+    pub(crate) fn online(&self) -> usize {
+        self.nicks.len()
     }
 
     /// The member on `id`, if it is in the room.
@@ -93,30 +99,27 @@ impl Room {
         self.members.get(&id)
     }
 
-    /// Every nick in the room, sorted.
-    pub(crate) fn nicks(&self) -> Vec<&str> {
-        let mut nicks: Vec<&str> = self.members.values().map(|m| m.nick.as_str()).collect();
-        nicks.sort_unstable();
-        nicks
+    /// Every nick in the room, on every loop, sorted.
+    pub(crate) fn nicks(&self) -> Vec<String> {
+        self.nicks.all()
     }
 
-    /// Who goes by `nick` (in any case).
-    pub(crate) fn owner_of(&self, nick: &str) -> Option<ConnId> {
-        self.nick_owners.get(&nick.to_ascii_lowercase()).copied()
+    /// Who goes by `nick` (in any case), on whichever loop, and the nick
+    /// as they spell it.
+    pub(crate) fn owner_of(&self, nick: &str) -> Option<(Seat, String)> {
+        self.nicks.owner_of(nick)
+    }
+
+    /// Where this loop's member `id` sits in the whole room.
+    fn seat(&self, id: ConnId) -> Seat {
+        Seat { loop_index: self.links.as_ref().map_or(0, Links::index), id }
     }
 
     /// Lets `id` in under the first `guestN` nobody has taken, and returns
     /// the nick. It hears what is said from now on, not what was said
     /// before and not yet sent.
     pub(crate) fn enter(&mut self, id: ConnId) -> &str {
-        let nick = loop {
-            self.next_guest += 1;
-            let nick = format!("guest{}", self.next_guest);
-            if !self.nick_owners.contains_key(&nick) {
-                break nick;
-            }
-        };
-        self.nick_owners.insert(nick.clone(), id);
+        let nick = self.nicks.take_guest(self.seat(id));
         let member = self.members.entry(id).or_insert(Member { nick, cursor: 0 });
         member.cursor = self.log.len();
         &member.nick
@@ -125,34 +128,34 @@ impl Room {
     /// Takes `id` out of the room; it hears nothing more.
     pub(crate) fn remove(&mut self, id: ConnId) -> Option<Member> {
         let member = self.members.remove(&id)?;
-        self.nick_owners.remove(&member.nick.to_ascii_lowercase());
+        self.nicks.release(self.seat(id), &member.nick);
         Some(member)
     }
 
     /// Gives `id` the nick `new` (checked by the caller), returning the old one.
     pub(crate) fn rename(&mut self, id: ConnId, new: &str) -> Result<String, Taken> {
-        let key = new.to_ascii_lowercase();
-        match self.nick_owners.get(&key) {
-            Some(&owner) if owner != id => return Err(Taken::ByAnother),
-            _ => {}
-        }
+        let seat = self.seat(id);
         let member = self.members.get_mut(&id).ok_or(Taken::ByAnother)?;
-        if member.nick == new {
-            return Err(Taken::ByYou);
-        }
-        let old = std::mem::replace(&mut member.nick, new.to_string());
-        self.nick_owners.remove(&old.to_ascii_lowercase());
-        self.nick_owners.insert(key, id);
-        Ok(old)
+        self.nicks.rename(seat, &member.nick, new)?;
+        Ok(std::mem::replace(&mut member.nick, new.to_string()))
     }
 
-    /// Says `line` (ending in `\n`) to everyone in the room.
+    /// Says `line` (ending in `\n`) to everyone in the room, on every loop.
     pub(crate) fn announce(&mut self, cx: &mut Ctx, line: &str) {
+        self.announce_here(cx, line);
+        if let Some(links) = &mut self.links {
+            links.post_to_others(cx, line);
+        }
+    }
+
+    /// Says `line` (ending in `\n`) to this loop's members only: what
+    /// every loop says for itself, or what another loop relayed.
+    pub(crate) fn announce_here(&mut self, cx: &mut Ctx, line: &str) {
         self.log.push_str(line);
         self.arm(cx);
     }
 
-    /// Says `line` (ending in `\n`) to everyone but `from`.
+    /// Says `line` (ending in `\n`) to everyone but `from`, on every loop.
     pub(crate) fn say(&mut self, cx: &mut Ctx, from: ConnId, line: &str) {
         self.catch_up(cx, from);
         self.log.push_str(line);
@@ -160,6 +163,37 @@ impl Room {
             member.cursor = self.log.len();
         }
         self.arm(cx);
+        if let Some(links) = &mut self.links {
+            links.post_to_others(cx, line);
+        }
+    }
+
+    /// What another loop's room relayed: heard here by this loop's
+    /// members only, so by everyone exactly once.
+    pub(crate) fn hear(&mut self, cx: &mut Ctx, relay: Relay) {
+        match relay {
+            Relay::Room(line) => self.announce_here(cx, &line),
+            // Gone since it was sent (a stale id is ignored anyway).
+            Relay::Private { to, line } if self.members.contains_key(&to) => self.tell(cx, to, &line),
+            Relay::Private { .. } => {}
+        }
+    }
+
+    /// Sends `line` (ending in `\n`) to the member at `seat` alone, on
+    /// this loop or another.
+    pub(crate) fn tell_seat(&mut self, cx: &mut Ctx, seat: Seat, line: &str) {
+        match &mut self.links {
+            Some(links) if links.index() != seat.loop_index => links.post_to_member(cx, seat.loop_index, seat.id, line),
+            _ => self.tell(cx, seat.id, line),
+        }
+    }
+
+    /// The relay's retry timer fired: offers the other loops what their
+    /// full queues turned away.
+    pub(crate) fn retry_relay(&mut self, cx: &mut Ctx) {
+        if let Some(links) = &mut self.links {
+            links.retry(cx);
+        }
     }
 
     /// Sends `line` (ending in `\n`) to `id` alone, after what it is still
@@ -239,7 +273,7 @@ mod tests {
 
     #[test]
     fn guests_are_numbered_from_one_and_skip_taken_nicks() {
-        let mut room = Room::new(1);
+        let mut room = Room::new(1, Nicks::default(), None);
         let [a, b, c] = [0, 1, 2].map(|i| ConnId::from_parts(i, 0));
         assert_eq!(room.enter(a), "guest1");
         assert_eq!(room.rename(a, "GUEST2"), Ok("guest1".to_string()));
@@ -248,7 +282,7 @@ mod tests {
         assert_eq!(room.rename(b, "guest3"), Err(Taken::ByYou));
         assert_eq!(room.enter(c), "guest4");
         assert_eq!(room.nicks(), ["GUEST2", "guest3", "guest4"]);
-        assert_eq!(room.owner_of("Guest2"), Some(a));
+        assert_eq!(room.owner_of("Guest2").map(|(seat, nick)| (seat.id, nick)), Some((a, "GUEST2".to_string())));
         room.remove(a);
         assert_eq!(room.owner_of("guest2"), None, "a nick is free once its member left");
     }

@@ -5,6 +5,7 @@
 //! cargo run --release -p line --bin fanout                       # 1,000 listeners, in-process server
 //! cargo run --release -p line --bin fanout -- --lockstep --lines 2000
 //! cargo run --release -p line --bin fanout -- --server 127.0.0.1:7879  # a running `line`
+//! cargo run --release -p line --bin fanout -- --threads 2        # the in-process server on 2 loops
 //! ```
 //!
 //! The listeners are outbound connections on an evloop loop of their own,
@@ -28,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use evloop::codec::LineDecoder;
-use evloop::{Config, ConnId, Ctx, EventLoop, Handler, Origin};
+use evloop::{Config, ConnId, Ctx, EventLoop, GroupBuilder, Handler, Origin};
 use line::{Chat, Settings};
 
 /// Measures the line server's fan-out: one sender, many listeners.
@@ -53,6 +54,9 @@ struct Args {
     /// A line server already running; by default one starts in-process on 127.0.0.1:0.
     #[arg(long)]
     server: Option<SocketAddr>,
+    /// Loops of the in-process server, one room across them (0: one per CPU).
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
 }
 
 /// What a listener hears that sets the pace of the run.
@@ -135,16 +139,40 @@ impl Handler for Listeners {
     }
 }
 
-/// Starts a line server on its own thread, on 127.0.0.1:0.
-fn start_server() -> std::io::Result<(SocketAddr, evloop::LoopHandle<()>, thread::JoinHandle<()>)> {
+/// Stops the in-process server and waits for it.
+type StopServer = Box<dyn FnOnce()>;
+
+/// Starts a line server on its own thread (on `threads` loops unless 1),
+/// on 127.0.0.1:0.
+fn start_server(threads: usize) -> std::io::Result<(SocketAddr, StopServer)> {
     // One sender writing as fast as it can is a flood by design here.
     let settings = Settings { flood: None, ..Settings::default() };
     let config = settings.loop_config(Config { idle_timeout: None, write_timeout: None, ..Config::default() });
-    let mut el = EventLoop::new(config, Chat::new(settings))?;
-    let addr = el.listen("127.0.0.1:0".parse().expect("a valid address"))?;
-    let handle = el.handle();
-    let server = thread::spawn(move || el.run().expect("the line server failed"));
-    Ok((addr, handle, server))
+    let any_address = "127.0.0.1:0".parse().expect("a valid address");
+    if threads == 1 {
+        let mut el = EventLoop::new(config, Chat::new(settings))?;
+        let addr = el.listen(any_address)?;
+        let handle = el.handle();
+        let server = thread::spawn(move || el.run().expect("the line server failed"));
+        let stop = move || {
+            let _ = handle.stop();
+            server.join().expect("the line server panicked");
+        };
+        return Ok((addr, Box::new(stop)));
+    }
+    let mut builder = GroupBuilder::new(config);
+    if threads > 0 {
+        builder = builder.threads(threads);
+    }
+    let mut group = builder.build(Chat::group_factory(settings))?;
+    let addr = group.listen(any_address)?;
+    let handle = group.handle();
+    let server = thread::spawn(move || group.run().expect("the line server failed"));
+    let stop = move || {
+        let _ = handle.stop();
+        server.join().expect("the line server panicked");
+    };
+    Ok((addr, Box::new(stop)))
 }
 
 /// Joins the room as `sender` and waits until the server confirms it.
@@ -174,8 +202,8 @@ fn main() -> std::io::Result<()> {
     let (addr, server) = match args.server {
         Some(addr) => (addr, None),
         None => {
-            let (addr, handle, thread) = start_server()?;
-            (addr, Some((handle, thread)))
+            let (addr, stop) = start_server(args.threads)?;
+            (addr, Some(stop))
         }
     };
 
@@ -244,9 +272,8 @@ fn main() -> std::io::Result<()> {
     );
 
     // The server first, so it does not tell the room about 1,000 leaves.
-    if let Some((handle, thread)) = server {
-        let _ = handle.stop();
-        thread.join().expect("the line server panicked");
+    if let Some(stop) = server {
+        stop();
     }
     let _ = listeners_handle.stop();
     listening.join().expect("the listeners' loop panicked")?;

@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
 use evloop::{EventLoop, LoopHandle};
-use line::{Chat, ServerOptions};
+use line::{Chat, Relay, ServerOptions};
 
 use crate::attacker::{renamed, Running, SPAM_END};
 use crate::bystander::{microsecond_histogram, Bystander};
@@ -83,7 +83,7 @@ enum Attack {
 }
 
 /// Starts the chat in-process on 127.0.0.1:0, on its own thread.
-fn start_server(options: &ServerOptions) -> std::io::Result<(SocketAddr, LoopHandle<()>, thread::JoinHandle<()>)> {
+fn start_server(options: &ServerOptions) -> std::io::Result<(SocketAddr, LoopHandle<Relay>, thread::JoinHandle<()>)> {
     let mut el = EventLoop::new(options.config(), Chat::new(options.settings()))?;
     let addr = el.listen("127.0.0.1:0".parse().expect("a valid address"))?;
     let handle = el.handle();
