@@ -4,6 +4,7 @@
 //! cargo run --release -p line                 # listens on 127.0.0.1:7879
 //! nc 127.0.0.1 7879                           # in two terminals; type /help
 //! RUST_LOG=debug cargo run --release -p line  # log each accept and close
+//! cargo run --release -p line -- --threads 0  # one loop per CPU, one room across them
 //! ```
 //!
 //! Ctrl-C (SIGINT) or SIGTERM tells every client `* server shutting down`,
@@ -12,7 +13,7 @@
 use std::net::SocketAddr;
 
 use clap::Parser;
-use evloop::EventLoop;
+use evloop::{EventLoop, GroupBuilder};
 use line::{Chat, ServerOptions};
 
 /// Line chat server on a single-threaded evloop event loop.
@@ -22,6 +23,11 @@ struct Args {
     /// Address to listen on (repeat for several).
     #[arg(long, default_value = "127.0.0.1:7879")]
     listen: Vec<SocketAddr>,
+    /// Event loops, one per thread, sharing the port with SO_REUSEPORT and
+    /// one room: what is said on one loop is relayed to the others (0: one
+    /// per CPU this process may use). 1 is the single-threaded loop.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
     #[command(flatten)]
     server: ServerOptions,
 }
@@ -29,6 +35,9 @@ struct Args {
 fn main() -> std::io::Result<()> {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let args = Args::parse();
+    if args.threads != 1 {
+        return run_group(&args);
+    }
     let mut el = EventLoop::new(args.server.config(), Chat::new(args.server.settings()))?;
     for addr in &args.listen {
         let bound = el.listen(*addr)?;
@@ -38,4 +47,21 @@ fn main() -> std::io::Result<()> {
     // Ctrl-C / SIGTERM: stop accepting, flush, close everyone, return.
     el.stop_on_signals()?;
     el.run() // logs the final stats
+}
+
+/// `--threads N`: N loops, one room; `--max-connections` is per loop.
+fn run_group(args: &Args) -> std::io::Result<()> {
+    let mut builder = GroupBuilder::new(args.server.config());
+    if args.threads > 0 {
+        builder = builder.threads(args.threads);
+    }
+    let mut group = builder.build(Chat::group_factory(args.server.settings()))?;
+    for addr in &args.listen {
+        println!("listening on {}", group.listen(*addr)?);
+    }
+    group.stop_on_signals()?;
+    for exit in group.run()? {
+        log::info!("loop {}: {:?}: {}", exit.index, exit.result, exit.stats);
+    }
+    Ok(())
 }
