@@ -117,6 +117,7 @@ fn a_nick_is_unique_across_loops_and_who_lists_every_loop() {
     alice.send("/quit");
     alice.expect("* bye");
     alice.expect_closed();
+    drop(alice); // or the server lingers on its close at stop
     bob.expect("* Alice left (quit)");
     bob.send("/nick alice");
     bob.expect("* guest2 is now alice");

@@ -24,6 +24,22 @@ fn tells_clients_and_stops_on_sigterm() {
 }
 
 #[test]
+fn with_threads_it_serves_one_room_and_stops_on_sigterm() {
+    let mut server = ServerProcess::start(env!("CARGO_BIN_EXE_line"), &["--threads", "2"]);
+    let mut clients: [ChatClient; 4] = room(server.addr);
+    clients[0].send("hello");
+    for other in &mut clients[1..] {
+        other.expect("guest1: hello");
+    }
+    server.signal("TERM");
+    for client in &mut clients {
+        client.expect("* server shutting down");
+        client.expect_closed();
+    }
+    assert!(server.wait().success(), "exit status 0 after SIGTERM");
+}
+
+#[test]
 fn max_connections_per_ip_turns_a_client_away_with_a_reason() {
     let server = ServerProcess::start(env!("CARGO_BIN_EXE_line"), &["--max-connections-per-ip", "1"]);
     let _first = ChatClient::join(server.addr);
