@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run --release -p bench              # the full run (about 12 minutes on 2 CPUs)
 //! cargo run --release -p bench -- --quick   # CI's smoke run (under a minute once built; judges no goal)
+//! cargo run --release -p bench -- --soak 600  # 10 minutes of mixed and hostile load (manual)
 //! cargo run --release -p bench -- --help
 //! ```
 //!
@@ -41,6 +42,7 @@ mod report;
 mod results;
 mod scenario;
 mod servers;
+mod soak;
 mod syscalls;
 
 use std::fs;
@@ -111,6 +113,10 @@ struct Args {
     /// Run the key-value scenario instead: evloop's kv, redis-server and mini-redis under redis-benchmark.
     #[arg(long)]
     kv: bool,
+    /// Run the soak instead, for this many seconds: echo and line under mixed
+    /// load and hostile peers, then crash, leak, spin and byte checks (manual; not in CI).
+    #[arg(long, value_name = "SECONDS")]
+    soak: Option<u64>,
 }
 
 impl Args {
@@ -159,6 +165,9 @@ fn main() -> ExitCode {
 /// The whole benchmark; `Ok(false)` when some point failed (the report of
 /// the others is still written).
 fn run(args: &Args) -> io::Result<bool> {
+    if let Some(seconds) = args.soak {
+        return soak::run(seconds, &args.out);
+    }
     if args.kv {
         return kv::run(args.quick, args.runs, &args.out, !args.no_pin);
     }

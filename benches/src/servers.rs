@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -162,7 +162,8 @@ impl Binaries {
                 command.args(["--profile", other]);
             }
         }
-        command.args(["-p", "echo", "-p", "threaded", "-p", "bench", "--bins"]);
+        // `line` for the soak (`--soak`), which runs it beside `echo`.
+        command.args(["-p", "echo", "-p", "line", "-p", "threaded", "-p", "bench", "--bins"]);
         let status = command.stdin(Stdio::null()).status()?;
         if status.success() {
             Ok(())
@@ -204,10 +205,27 @@ impl RunningServer {
     /// The spawn error, or `TimedOut`/`InvalidData` when it does not print
     /// `listening on ADDR` in time (it is killed then).
     pub(crate) fn start(server: Server, binaries: &Binaries, cpu: Option<usize>, log: &Path) -> io::Result<Self> {
-        let mut command = Command::new(binaries.dir.join(server.binary()));
+        RunningServer::start_binary(server.binary(), server.args(), binaries, cpu, log)
+    }
+
+    /// Starts the binary `name` from `binaries` as [`start`](Self::start)
+    /// does a [`Server`], with `args` besides `--listen 127.0.0.1:0`: for
+    /// servers that are not in the echo comparison (the soak's `line`).
+    ///
+    /// # Errors
+    ///
+    /// As for [`start`](Self::start).
+    pub(crate) fn start_binary(
+        name: &str,
+        args: &[&str],
+        binaries: &Binaries,
+        cpu: Option<usize>,
+        log: &Path,
+    ) -> io::Result<Self> {
+        let mut command = Command::new(binaries.dir.join(name));
         command
             .args(["--listen", "127.0.0.1:0"])
-            .args(server.args())
+            .args(args)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -222,10 +240,7 @@ impl RunningServer {
             Err(err) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                Err(io::Error::new(
-                    err.kind(),
-                    format!("{} did not start: {err} (see {})", server.name(), log.display()),
-                ))
+                Err(io::Error::new(err.kind(), format!("{name} did not start: {err} (see {})", log.display())))
             }
         }
     }
@@ -245,19 +260,34 @@ impl RunningServer {
         matches!(self.child.try_wait(), Ok(None))
     }
 
+    /// How it exited, if it has.
+    pub(crate) fn try_status(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
     /// SIGTERM, then SIGKILL if it lingers.
-    pub(crate) fn stop(mut self) {
+    pub(crate) fn stop(self) {
+        let _ = self.terminate();
+    }
+
+    /// SIGTERM, then SIGKILL if it lingers; how it exited, `None` when it
+    /// had to be killed (or could not be waited for).
+    pub(crate) fn terminate(mut self) -> Option<ExitStatus> {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            return Some(status); // it had already exited
+        }
         if platform::signal(&self.child, libc::SIGTERM).is_ok() {
             let deadline = Instant::now() + STOP_TIMEOUT;
             while Instant::now() < deadline {
-                if !self.is_running() {
-                    return;
+                if let Ok(Some(status)) = self.child.try_wait() {
+                    return Some(status);
                 }
                 thread::sleep(Duration::from_millis(10));
             }
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+        None
     }
 }
 
