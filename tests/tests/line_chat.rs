@@ -1,7 +1,6 @@
 //! The line chat server's protocol over loopback: who hears what, nicks,
 //! commands, and many clients at once.
 
-use std::collections::HashMap;
 use std::io::Write;
 
 use std::sync::{Arc, Barrier};
@@ -37,27 +36,7 @@ fn two_hundred_clients_get_every_other_clients_lines_once_and_in_order() {
                     for n in 0..LINES {
                         me.writer.write_all(format!("{} says {n}{ending}", me.nick).as_bytes()).expect("send a line");
                     }
-                    let mut next_from: HashMap<String, usize> = HashMap::new();
-                    let mut received = 0;
-                    while received < (CLIENTS - 1) * LINES {
-                        let line = me.line();
-                        if line.starts_with("* ") {
-                            continue; // joins and leaves
-                        }
-                        let (sender, text) = line.split_once(": ").unwrap_or_else(|| panic!("not chat: {line:?}"));
-                        assert_ne!(sender, me.nick, "{} got its own line back", me.nick);
-                        let next = next_from.entry(sender.to_string()).or_insert(0);
-                        assert_eq!(
-                            text,
-                            format!("{sender} says {next}"),
-                            "{} got {sender}'s lines out of order",
-                            me.nick
-                        );
-                        *next += 1;
-                        received += 1;
-                    }
-                    assert_eq!(next_from.len(), CLIENTS - 1, "{} did not hear from everyone", me.nick);
-                    assert!(next_from.values().all(|&n| n == LINES), "{} missed lines", me.nick);
+                    me.hear_each_once_in_order(CLIENTS - 1, LINES);
                 })
                 .expect("spawn a client thread")
         })

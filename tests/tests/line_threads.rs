@@ -2,7 +2,6 @@
 //! the loops, every member hearing every line once and each sender's lines
 //! in order, with nicks unique across the loops.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{Arc, Barrier};
 use std::thread;
@@ -42,27 +41,7 @@ fn two_hundred_clients_on_two_loops_get_every_other_clients_lines_once_and_in_or
                     for n in 0..LINES {
                         me.writer.write_all(format!("{} says {n}\n", me.nick).as_bytes()).expect("send a line");
                     }
-                    let mut next_from: HashMap<String, usize> = HashMap::new();
-                    let mut received = 0;
-                    while received < (CLIENTS - 1) * LINES {
-                        let line = me.line();
-                        if line.starts_with("* ") {
-                            continue; // joins and leaves
-                        }
-                        let (sender, text) = line.split_once(": ").unwrap_or_else(|| panic!("not chat: {line:?}"));
-                        assert_ne!(sender, me.nick, "{} got its own line back", me.nick);
-                        let next = next_from.entry(sender.to_string()).or_insert(0);
-                        assert_eq!(
-                            text,
-                            format!("{sender} says {next}"),
-                            "{} got {sender}'s lines out of order, or twice",
-                            me.nick
-                        );
-                        *next += 1;
-                        received += 1;
-                    }
-                    assert_eq!(next_from.len(), CLIENTS - 1, "{} did not hear from everyone", me.nick);
-                    assert!(next_from.values().all(|&n| n == LINES), "{} missed lines", me.nick);
+                    me.hear_each_once_in_order(CLIENTS - 1, LINES);
                 })
                 .expect("spawn a client thread")
         })

@@ -91,6 +91,34 @@ impl ChatClient {
         }
     }
 
+    /// Reads until it has heard `lines` numbered lines (`NICK says N`) from
+    /// each of `others` other members, skipping notices, and fails unless
+    /// each sender's lines came exactly once and in order.
+    #[track_caller]
+    pub fn hear_each_once_in_order(&mut self, others: usize, lines: usize) {
+        let mut next_from: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        let mut received = 0;
+        while received < others * lines {
+            let line = self.line();
+            if line.starts_with("* ") {
+                continue; // joins and leaves
+            }
+            let (sender, text) = line.split_once(": ").unwrap_or_else(|| panic!("not chat: {line:?}"));
+            assert_ne!(sender, self.nick, "{} got its own line back", self.nick);
+            let next = next_from.entry(sender.to_string()).or_insert(0);
+            assert_eq!(
+                text,
+                format!("{sender} says {next}"),
+                "{} got {sender}'s lines out of order, or twice",
+                self.nick
+            );
+            *next += 1;
+            received += 1;
+        }
+        assert_eq!(next_from.len(), others, "{} did not hear from everyone", self.nick);
+        assert!(next_from.values().all(|&n| n == lines), "{} missed lines", self.nick);
+    }
+
     /// Asserts the server closes the connection next: end of file, or a
     /// reset if bytes we sent were still unread in the server's socket when
     /// it closed (that is what `close(2)` does with them).
