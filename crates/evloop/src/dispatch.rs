@@ -107,7 +107,10 @@ impl<H: Handler> EventLoop<H> {
                 return;
             }
             if offer {
-                self.offer_buffered(id);
+                // Offered again, it counts against the turn's budget as
+                // reading does.
+                let consumed = self.deliver(id, 0);
+                self.cx.conns[id].read_in_turn += consumed;
                 continue;
             }
             let result = conn.stream.read(&mut self.scratch);
@@ -149,12 +152,14 @@ impl<H: Handler> EventLoop<H> {
     }
 
     /// Hands `n` fresh bytes in the scratch buffer to `on_data`, after any
-    /// input left over from before. Without leftovers the handler reads
-    /// straight from the scratch buffer: no copy. Only what it leaves
-    /// unconsumed is copied into the connection's own buffer.
-    fn deliver(&mut self, id: ConnId, n: usize) {
+    /// input left over from before; with `n` zero, offers the leftover input
+    /// again. Without leftovers the handler reads straight from the scratch
+    /// buffer: no copy. Only what it leaves unconsumed is copied into the
+    /// connection's own buffer. Returns how many bytes it consumed.
+    fn deliver(&mut self, id: ConnId, n: usize) -> usize {
         let EventLoop { cx, handler, states, scratch, .. } = self;
         let mut input = std::mem::take(&mut cx.conns[id].input);
+        debug_assert!(n > 0 || !input.is_empty(), "on_data is never offered nothing");
         let state = states[id.index() as usize].as_mut().expect("an open connection has application state");
         let policy = cx.config.panic_policy;
         let fresh = &scratch[..n];
@@ -164,7 +169,7 @@ impl<H: Handler> EventLoop<H> {
                 // The common case: all of it, and nothing was buffered.
                 Some(consumed) if consumed >= n => {
                     cx.conns[id].input_stalled = false;
-                    return;
+                    return n;
                 }
                 Some(consumed) => input.extend(&fresh[consumed..]),
                 None => {}
@@ -173,22 +178,12 @@ impl<H: Handler> EventLoop<H> {
         } else {
             input.extend(fresh);
             let consumed = guard(policy, "on_data", || handler.on_data(cx, id, state, input.as_slice()));
+            let consumed = consumed.map(|consumed| consumed.min(input.len()));
             input.consume(consumed.unwrap_or(0));
             consumed
         };
         self.cx.keep_unconsumed(id, input, consumed);
-    }
-
-    /// Offers `id`'s buffered input to `on_data` again, without new bytes.
-    fn offer_buffered(&mut self, id: ConnId) {
-        let EventLoop { cx, handler, states, .. } = self;
-        let mut input = std::mem::take(&mut cx.conns[id].input);
-        let state = states[id.index() as usize].as_mut().expect("an open connection has application state");
-        let consumed = guard(cx.config.panic_policy, "on_data", || handler.on_data(cx, id, state, input.as_slice()));
-        let consumed = consumed.map(|consumed| consumed.min(input.len()));
-        input.consume(consumed.unwrap_or(0));
-        cx.conns[id].read_in_turn += consumed.unwrap_or(0);
-        self.cx.keep_unconsumed(id, input, consumed);
+        consumed.unwrap_or(0)
     }
 
     /// The peer sent FIN. Unless the handler keeps the connection for
