@@ -104,8 +104,8 @@ pub(crate) struct Conn {
     /// The write timeout found no progress, but a probe write was taken:
     /// one more check decides whether the peer is reading.
     pub(crate) write_probed: bool,
-    /// The read side of the idle clock: the last input, or the last time
-    /// reading was seen paused or resumed, since paused time does not count.
+    /// The read side of the idle clock: the last input, or when reading
+    /// last resumed, since paused time does not count.
     pub(crate) last_input: Instant,
     /// The last write that made progress, or when output began to wait.
     pub(crate) last_write_progress: Instant,

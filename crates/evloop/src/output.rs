@@ -109,13 +109,14 @@ impl Ctx {
             self.schedule_read(id);
         }
         let conn = &self.conns[id];
-        if conn.output.is_empty() && (conn.shutdown_pending || matches!(conn.closing, Closing::AfterFlush(_))) {
-            if conn.shutdown_pending {
-                self.finish_shutdown_write(id);
-            }
-            if matches!(self.conns[id].closing, Closing::AfterFlush(_)) {
-                self.closing.push(id);
-            }
+        if !conn.output.is_empty() {
+            return;
+        }
+        if conn.shutdown_pending {
+            self.finish_shutdown_write(id);
+        }
+        if matches!(self.conns[id].closing, Closing::AfterFlush(_)) {
+            self.closing.push(id);
         }
     }
 

@@ -34,12 +34,11 @@ impl<H: Handler> EventLoop<H> {
             // output being flushed and the `Shutdown` reason with it.
             return;
         }
-        if conn.paused_by_app || conn.paused_by_output {
-            // The idle clock starts over when reading resumes, not from
-            // the last input before the pause.
-            conn.last_input = now;
-        }
-        let quiet_until = deadline_after(conn.last_progress(), idle);
+        // Paused time does not count: look again an idle timeout from now
+        // (resuming restarts the clock, so the pause is never held against
+        // the peer).
+        let paused = conn.paused_by_app || conn.paused_by_output;
+        let quiet_until = deadline_after(if paused { now } else { conn.last_progress() }, idle);
         if now >= quiet_until {
             debug!("connection {id} with {}: no progress either way for {idle:?}", conn.peer);
             self.cx.close_with(id, Closing::Now(CloseReason::IdleTimeout));
