@@ -3,10 +3,7 @@
 
 use std::io::Write;
 
-use std::sync::{Arc, Barrier};
-use std::thread;
-
-use evloop_tests::chat::{room, ChatClient as Client};
+use evloop_tests::chat::{everyone_talks, room, ChatClient as Client};
 use evloop_tests::{test_config, Server};
 use line::{Chat, Settings, HELP};
 
@@ -20,30 +17,8 @@ fn two_hundred_clients_get_every_other_clients_lines_once_and_in_order() {
     const CLIENTS: usize = 200;
     const LINES: usize = 20;
     let server = start();
-    let addr = server.addr;
-    let all_joined = Arc::new(Barrier::new(CLIENTS));
-    let clients: Vec<_> = (0..CLIENTS)
-        .map(|i| {
-            let all_joined = Arc::clone(&all_joined);
-            thread::Builder::new()
-                .stack_size(256 * 1024)
-                .spawn(move || {
-                    let mut me = Client::join(addr);
-                    // Every welcome read means every client is in the room.
-                    all_joined.wait();
-                    let ending = if i % 2 == 0 { "\n" } else { "\r\n" };
-                    // One write per line, as someone typing would.
-                    for n in 0..LINES {
-                        me.writer.write_all(format!("{} says {n}{ending}", me.nick).as_bytes()).expect("send a line");
-                    }
-                    me.hear_each_once_in_order(CLIENTS - 1, LINES);
-                })
-                .expect("spawn a client thread")
-        })
-        .collect();
-    for client in clients {
-        client.join().expect("a client failed");
-    }
+    // Half end their lines with CRLF, as telnet does.
+    everyone_talks(server.addr, CLIENTS, LINES, |i| if i % 2 == 0 { "\n" } else { "\r\n" });
     let (chat, _) = server.stop();
     assert!(chat.is_empty(), "{} clients still in the room after shutdown", chat.len());
 }

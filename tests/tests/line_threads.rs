@@ -3,11 +3,9 @@
 //! in order, with nicks unique across the loops.
 
 use std::io::Write;
-use std::sync::{Arc, Barrier};
-use std::thread;
 
 use evloop::{CloseReason, Config, GroupBuilder, Spread};
-use evloop_tests::chat::{room, ChatClient as Client};
+use evloop_tests::chat::{everyone_talks, room, ChatClient as Client};
 use evloop_tests::group::{accepted_per_loop, GroupServer};
 use evloop_tests::test_config;
 use line::{Chat, Settings};
@@ -27,28 +25,7 @@ fn two_hundred_clients_on_two_loops_get_every_other_clients_lines_once_and_in_or
     // Queues far shorter than the 4,000 lines each loop relays: full
     // queues hold lines back, and they must still arrive once, in order.
     let server = start(Spread::ReusePort, 64);
-    let addr = server.addr;
-    let all_joined = Arc::new(Barrier::new(CLIENTS));
-    let clients: Vec<_> = (0..CLIENTS)
-        .map(|_| {
-            let all_joined = Arc::clone(&all_joined);
-            thread::Builder::new()
-                .stack_size(256 * 1024)
-                .spawn(move || {
-                    let mut me = Client::join(addr);
-                    // Every welcome read means every client is in the room.
-                    all_joined.wait();
-                    for n in 0..LINES {
-                        me.writer.write_all(format!("{} says {n}\n", me.nick).as_bytes()).expect("send a line");
-                    }
-                    me.hear_each_once_in_order(CLIENTS - 1, LINES);
-                })
-                .expect("spawn a client thread")
-        })
-        .collect();
-    for client in clients {
-        client.join().expect("a client failed");
-    }
+    everyone_talks(server.addr, CLIENTS, LINES, |_| "\n");
     let exits = server.stop();
     let accepted = accepted_per_loop(&exits);
     assert!(accepted.iter().all(|&n| n > 0), "one loop served everyone: {accepted:?}");

@@ -185,3 +185,33 @@ pub fn room<const N: usize>(addr: SocketAddr) -> [ChatClient; N] {
     }
     clients.try_into().expect("N clients joined")
 }
+
+/// `clients` members join the room at `addr`, each on its own thread; once
+/// all are in, each says `lines` numbered lines (`NICK says N`), one write a
+/// line, ending them as `ending(i)` says for member `i`, and checks it hears
+/// every other member's lines once and in order. Fails if any member does.
+pub fn everyone_talks(addr: SocketAddr, clients: usize, lines: usize, ending: fn(usize) -> &'static str) {
+    let all_joined = std::sync::Arc::new(std::sync::Barrier::new(clients));
+    let members: Vec<_> = (0..clients)
+        .map(|i| {
+            let all_joined = std::sync::Arc::clone(&all_joined);
+            std::thread::Builder::new()
+                .stack_size(256 * 1024)
+                .spawn(move || {
+                    let mut me = ChatClient::join(addr);
+                    // Every welcome read means every member is in the room.
+                    all_joined.wait();
+                    for n in 0..lines {
+                        me.writer
+                            .write_all(format!("{} says {n}{}", me.nick, ending(i)).as_bytes())
+                            .expect("send a line");
+                    }
+                    me.hear_each_once_in_order(clients - 1, lines);
+                })
+                .expect("spawn a member thread")
+        })
+        .collect();
+    for member in members {
+        member.join().expect("a member failed");
+    }
+}
