@@ -316,8 +316,12 @@ impl<H: Handler> EventLoop<H> {
             let message = match envelope {
                 Envelope::Message(message) => message,
                 Envelope::Adopt(adoption) => {
-                    self.inbox.took_handed_over();
                     self.adopt(*adoption);
+                    // Counted as open before it stops counting as handed
+                    // over, so the acceptor never sees this loop's load dip
+                    // and hands it the next connection too.
+                    self.inbox.publish_open(self.cx.conns.len());
+                    self.inbox.took_handed_over();
                     continue;
                 }
             };

@@ -213,7 +213,10 @@ impl<M: Send> LoopHandle<M> {
     /// Connections the loop has open or has been handed and not yet taken
     /// (as of its last turn): how loaded it is, for a group's acceptor.
     pub(crate) fn load(&self) -> usize {
-        self.signal.open.load(Ordering::Relaxed) + self.signal.handed_over.load(Ordering::Relaxed)
+        // Hand-overs first (acquire): once a taken one is no longer counted,
+        // the open count published before it was dropped is visible.
+        let handed_over = self.signal.handed_over.load(Ordering::Acquire);
+        self.signal.open.load(Ordering::Relaxed) + handed_over
     }
 
     /// Asks the loop to stop, as [`Ctx::stop`](crate::Ctx::stop) does.
@@ -330,7 +333,7 @@ impl<M> Inbox<M> {
 
     /// A connection handed over was taken (adopted or refused).
     pub(crate) fn took_handed_over(&self) {
-        self.signal.handed_over.fetch_sub(1, Ordering::Relaxed);
+        self.signal.handed_over.fetch_sub(1, Ordering::Release);
     }
 
     /// Publishes how many connections the loop has open, for a group's
