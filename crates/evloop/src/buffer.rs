@@ -36,6 +36,20 @@ impl Buffer {
         self.bytes.extend_from_slice(data);
     }
 
+    /// Puts `data` in front of the bytes held.
+    pub(crate) fn prepend(&mut self, data: &[u8]) {
+        if data.len() <= self.head {
+            self.head -= data.len();
+            self.bytes[self.head..self.head + data.len()].copy_from_slice(data);
+        } else {
+            let mut bytes = Vec::with_capacity(data.len() + self.len());
+            bytes.extend_from_slice(data);
+            bytes.extend_from_slice(self.as_slice());
+            self.bytes = bytes;
+            self.head = 0;
+        }
+    }
+
     /// Drops `n` bytes from the front (all of them if `n` is larger).
     /// Emptied, it frees its memory.
     pub(crate) fn consume(&mut self, n: usize) {
@@ -105,6 +119,19 @@ mod tests {
         buf.consume(4096);
         assert!(buf.is_empty());
         assert_eq!(buf.capacity(), 0, "an empty buffer must hold no memory");
+    }
+
+    #[test]
+    fn prepend_goes_in_front_whether_or_not_the_dead_prefix_has_room() {
+        let mut buf = Buffer::default();
+        buf.prepend(b"late");
+        assert_eq!(buf.as_slice(), b"late");
+        buf.extend(b"123456");
+        buf.consume(5);
+        buf.prepend(b"ab");
+        assert_eq!(buf.as_slice(), b"ab23456", "into the consumed prefix");
+        buf.prepend(b"0123456789");
+        assert_eq!(buf.as_slice(), b"0123456789ab23456", "past it");
     }
 
     #[test]

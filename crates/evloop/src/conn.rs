@@ -1,6 +1,6 @@
 //! Per-connection I/O state: the socket, its buffers, and what it waits for.
 
-use std::io::{self, Write};
+use std::io::{self, IoSlice, Write};
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -68,12 +68,15 @@ pub(crate) struct Conn {
     pub(crate) input: Buffer,
     /// `on_data` consumed nothing of `input` the last time it was offered:
     /// offer it again only with more bytes, or once reading resumes.
+    /// Meaningless while `input` is empty (it is set whenever input is kept).
     pub(crate) input_stalled: bool,
     /// Output not written yet: sends since the last flush, and what the
     /// socket did not take.
     pub(crate) output: Buffer,
     /// On the loop's list of connections to flush before it polls again.
     pub(crate) flush_queued: bool,
+    /// The turn of the last `write(2)`: one per connection per turn.
+    pub(crate) written_turn: u64,
     /// Readiness seen and not yet drained (edge-triggered: no second edge
     /// comes until we read to `WouldBlock` or a short read).
     pub(crate) readable: bool,
@@ -134,6 +137,7 @@ impl Conn {
             input_stalled: false,
             output: Buffer::default(),
             flush_queued: false,
+            written_turn: 0,
             readable: false,
             read_until_would_block: false,
             writable: phase == Phase::Open,
@@ -198,17 +202,26 @@ impl Conn {
     /// One `write(2)` of the queued output, if the socket may take it.
     /// Output is one contiguous buffer, so one write says all a `writev`
     /// would. Returns the bytes written.
-    pub(crate) fn write_output(&mut self, stats: &mut Stats, now: Instant) -> io::Result<usize> {
+    pub(crate) fn write_output(&mut self, stats: &mut Stats, now: Instant, turn: u64) -> io::Result<usize> {
         if !self.writable || self.output.is_empty() {
             return Ok(0);
         }
-        let n = write_nonblocking(&mut self.stream, &mut self.writable, self.output.as_slice(), stats)?;
+        self.written_turn = turn;
+        let n = write_nonblocking(&mut self.stream, &mut self.writable, self.output.as_slice(), &[], stats)?;
         if n > 0 {
             self.last_write_progress = now;
             self.write_probed = false;
             self.output.consume_keeping(n);
         }
         Ok(n)
+    }
+
+    /// Whether nothing follows from a write that left this connection's
+    /// output empty: no buffer to give back, no reading to resume, no FIN
+    /// or close waiting for the flush.
+    #[inline]
+    pub(crate) fn settled_after_write(&self) -> bool {
+        !self.output.has_storage() && !self.paused_by_output && !self.shutdown_pending && self.closing == Closing::No
     }
 
     /// Cancels every timer of this connection: the loop's and the
@@ -227,15 +240,26 @@ impl Conn {
     }
 }
 
-/// One `write(2)`. A short write means the send buffer is full, so
-/// `writable` drops until the next writable edge and no second call is
-/// wasted on `EAGAIN`.
-fn write_nonblocking(stream: &mut TcpStream, writable: &mut bool, data: &[u8], stats: &mut Stats) -> io::Result<usize> {
+/// One `write(2)` of `first` then `second` (`writev(2)` if both hold
+/// bytes). A short write means the send buffer is full, so `writable` drops
+/// until the next writable edge and no second call is wasted on `EAGAIN`.
+pub(crate) fn write_nonblocking(
+    stream: &mut TcpStream,
+    writable: &mut bool,
+    first: &[u8],
+    second: &[u8],
+    stats: &mut Stats,
+) -> io::Result<usize> {
     stats.write_calls += 1;
-    match stream.write(data) {
+    let written = if second.is_empty() {
+        stream.write(first)
+    } else {
+        stream.write_vectored(&[IoSlice::new(first), IoSlice::new(second)])
+    };
+    match written {
         Ok(n) => {
             stats.bytes_out += n as u64;
-            if n < data.len() {
+            if n < first.len() + second.len() {
                 *writable = false;
             }
             Ok(n)

@@ -14,6 +14,7 @@ use mio::Poll;
 use crate::conn::{Closing, Conn, Phase};
 use crate::conns::Conns;
 use crate::listener::Listeners;
+use crate::offer::Offer;
 use crate::output::SpareOutput;
 use crate::timer::{deadline_after, TimerKind, Timers};
 use crate::{CloseReason, Config, ConnId, Origin, Stats, TimerId};
@@ -74,6 +75,8 @@ pub struct Ctx {
     pub(crate) flush_queue: Vec<ConnId>,
     /// Emptied output buffers, reused instead of allocating anew.
     pub(crate) spare_output: SpareOutput,
+    /// The input `on_data` is looking at, for output sent from it.
+    pub(crate) offer: Offer,
     /// Connections asked to close: checked after every dispatch.
     pub(crate) closing: Vec<ConnId>,
     /// Connections that fell below the low watermark: `on_drain` is due.
@@ -107,6 +110,7 @@ impl Ctx {
             ready: VecDeque::new(),
             flush_queue: Vec::new(),
             spare_output: SpareOutput::default(),
+            offer: Offer::default(),
             closing: Vec::new(),
             drained: Vec::new(),
             run_state: RunState::Running,
@@ -130,11 +134,17 @@ impl Ctx {
     /// On a connection still connecting, output is queued and goes out once
     /// it opens.
     pub fn send(&mut self, id: ConnId, data: &[u8]) -> bool {
-        match self.live_conn(id) {
-            Some(conn) if conn.accepts_output() => {}
-            _ => return false,
+        let Some(conn) = self.conns.get(id) else { return false };
+        if !conn.accepts_output() {
+            return false;
         }
         if data.is_empty() {
+            return true;
+        }
+        // Part of the input `id` is being offered, as its first output of
+        // the turn, is written from there when `on_data` returns: no copy.
+        let first_of_turn = conn.output.is_empty() && conn.written_turn != self.turn;
+        if first_of_turn && data.len() <= conn.max_output_bytes && self.offer.try_note(id, data) {
             return true;
         }
         self.queue_output(id, data)
@@ -153,7 +163,9 @@ impl Ctx {
     /// [`Config::max_output_bytes`] is served in full, with the memory for
     /// it bounded near the high watermark.
     pub fn is_writable(&self, id: ConnId) -> bool {
-        self.conns.get(id).is_some_and(|conn| conn.accepts_output() && conn.output.len() <= self.config.high_watermark)
+        self.conns.get(id).is_some_and(|conn| {
+            conn.accepts_output() && self.offer.sent_len(id) + conn.output.len() <= self.config.high_watermark
+        })
     }
 
     /// Closes `id` once its queued output is flushed, with
@@ -200,7 +212,7 @@ impl Ctx {
             return false;
         }
         conn.shutdown_pending = true;
-        if conn.output.is_empty() && conn.phase == Phase::Open {
+        if conn.output.is_empty() && conn.phase == Phase::Open && self.offer.sent_len(id) == 0 {
             self.finish_shutdown_write(id);
         }
         true
@@ -307,7 +319,7 @@ impl Ctx {
     /// Bytes queued for `id` and not yet taken by the socket, or `None` if
     /// `id` is stale.
     pub fn queued_output(&self, id: ConnId) -> Option<usize> {
-        self.conns.get(id).filter(|conn| conn.is_live()).map(|conn| conn.output.len())
+        self.conns.get(id).filter(|conn| conn.is_live()).map(|conn| self.offer.sent_len(id) + conn.output.len())
     }
 
     /// Sets how much unconsumed input `id` may keep before it closes with

@@ -94,7 +94,9 @@ impl<H: Handler> EventLoop<H> {
         let budget = self.cx.config.read_budget_bytes;
         let turn = self.cx.turn;
         loop {
-            let Some(conn) = self.cx.live_conn(id) else { return };
+            let EventLoop { cx, scratch, .. } = self;
+            // `wants_read` implies live: an open connection's phase.
+            let Some(conn) = cx.conns.get_mut(id) else { return };
             if !conn.wants_read() {
                 return;
             }
@@ -103,7 +105,7 @@ impl<H: Handler> EventLoop<H> {
                 return;
             }
             if conn.read_budget_left(turn, budget) == 0 {
-                self.cx.push_ready_conn(id);
+                cx.push_ready_conn(id);
                 return;
             }
             if offer {
@@ -113,9 +115,8 @@ impl<H: Handler> EventLoop<H> {
                 self.cx.conns[id].read_in_turn += consumed;
                 continue;
             }
-            let result = conn.stream.read(&mut self.scratch);
-            self.cx.stats.read_calls += 1;
-            let conn = &mut self.cx.conns[id];
+            let result = conn.stream.read(scratch);
+            cx.stats.read_calls += 1;
             match result {
                 Ok(0) => {
                     conn.readable = false;
@@ -123,13 +124,20 @@ impl<H: Handler> EventLoop<H> {
                     return;
                 }
                 Ok(n) => {
-                    self.cx.stats.bytes_in += n as u64;
-                    conn.last_input = self.cx.now;
+                    cx.stats.bytes_in += n as u64;
+                    conn.last_input = cx.now;
                     conn.read_in_turn += n;
-                    if n < self.scratch.len() && !conn.read_until_would_block {
+                    let drained = n < scratch.len() && !conn.read_until_would_block;
+                    if drained {
                         conn.readable = false;
                     }
-                    self.deliver(id, n);
+                    let had_input = !conn.input.is_empty();
+                    let consumed = self.deliver(id, n);
+                    if drained && !had_input && consumed >= n {
+                        // Nothing buffered, nothing left in the socket: the
+                        // common case, settled without another look.
+                        return;
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     conn.readable = false;
@@ -138,13 +146,13 @@ impl<H: Handler> EventLoop<H> {
                 }
                 // Not expected on a nonblocking socket; try again next turn.
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {
-                    self.cx.push_ready_conn(id);
+                    cx.push_ready_conn(id);
                     return;
                 }
                 Err(e) => {
                     debug!("connection {id} with {}: read failed: {e}", conn.peer);
                     conn.readable = false;
-                    self.cx.close_with(id, Closing::Now(CloseReason::from_io_error(&e)));
+                    cx.close_with(id, Closing::Now(CloseReason::from_io_error(&e)));
                     return;
                 }
             }
@@ -158,32 +166,39 @@ impl<H: Handler> EventLoop<H> {
     /// connection's own buffer. Returns how many bytes it consumed.
     fn deliver(&mut self, id: ConnId, n: usize) -> usize {
         let EventLoop { cx, handler, states, scratch, .. } = self;
+        let state = states[id.index() as usize].as_mut().expect("an open connection has application state");
+        let fresh = &scratch[..n];
         let mut input = std::mem::take(&mut cx.conns[id].input);
         debug_assert!(n > 0 || !input.is_empty(), "on_data is never offered nothing");
-        let state = states[id.index() as usize].as_mut().expect("an open connection has application state");
-        let policy = cx.config.panic_policy;
-        let fresh = &scratch[..n];
         let consumed = if input.is_empty() {
-            let consumed = guard(policy, "on_data", || handler.on_data(cx, id, state, fresh));
+            let consumed = Self::offer_input(cx, handler, state, id, fresh);
             match consumed {
                 // The common case: all of it, and nothing was buffered.
-                Some(consumed) if consumed >= n => {
-                    cx.conns[id].input_stalled = false;
-                    return n;
-                }
+                Some(consumed) if consumed >= n => return n,
                 Some(consumed) => input.extend(&fresh[consumed..]),
                 None => {}
             }
             consumed
         } else {
             input.extend(fresh);
-            let consumed = guard(policy, "on_data", || handler.on_data(cx, id, state, input.as_slice()));
+            let consumed = Self::offer_input(cx, handler, state, id, input.as_slice());
             let consumed = consumed.map(|consumed| consumed.min(input.len()));
             input.consume(consumed.unwrap_or(0));
             consumed
         };
         self.cx.keep_unconsumed(id, input, consumed);
         consumed.unwrap_or(0)
+    }
+
+    /// Calls `on_data` with `input`, then writes what it sent back of it
+    /// without a copy (`offer.rs`). `None` if it panicked.
+    fn offer_input(cx: &mut Ctx, handler: &mut H, state: &mut H::Conn, id: ConnId, input: &[u8]) -> Option<usize> {
+        cx.offer.begin(id, input);
+        let consumed = guard(cx.config.panic_policy, "on_data", || handler.on_data(cx, id, state, input));
+        if let (Some(sent), Some(_)) = (cx.offer.end(), consumed) {
+            cx.write_offered(id, &input[sent]);
+        }
+        consumed
     }
 
     /// The peer sent FIN. Unless the handler keeps the connection for

@@ -380,7 +380,15 @@ impl<H: Handler> EventLoop<H> {
     /// Runs what callbacks left pending: `on_drain` for connections that fell
     /// below the low watermark, and closing the connections asked to close
     /// (whose `on_close` may ask for more of both).
+    #[inline]
     pub(crate) fn after_dispatch(&mut self) {
+        if !self.cx.drained.is_empty() || !self.cx.closing.is_empty() {
+            self.run_pending_closes_and_drains();
+        }
+    }
+
+    #[cold]
+    fn run_pending_closes_and_drains(&mut self) {
         while !self.cx.drained.is_empty() || !self.cx.closing.is_empty() {
             for id in std::mem::take(&mut self.cx.drained) {
                 self.fire_drain(id);

@@ -169,6 +169,7 @@ mod id;
 mod lifecycle;
 mod linger;
 mod listener;
+mod offer;
 mod output;
 mod panic_guard;
 #[cfg(feature = "signals")]

@@ -16,8 +16,9 @@ impl Ctx {
     /// output), applying the limits, and puts `id` on the flush list.
     pub(crate) fn queue_output(&mut self, id: ConnId, data: &[u8]) -> bool {
         let high_watermark = self.config.high_watermark;
+        let offered = self.offer.sent_len(id);
         let conn = &mut self.conns[id];
-        let queued = conn.output.len() + data.len();
+        let queued = offered + conn.output.len() + data.len();
         if queued > conn.max_output_bytes {
             info!(
                 "connection {id} with {}: {queued} bytes of output queued, over its limit of {}: closing",
@@ -49,11 +50,17 @@ impl Ctx {
 
     /// Writes every connection that gathered output since the last flush:
     /// one `write(2)` each, however many sends made it. A connection still
-    /// connecting is written once it opens.
+    /// connecting is written once it opens; one written already this turn
+    /// (its output went out with the input it echoed, or on a writable
+    /// edge) waits for the next turn, which then polls without sleeping.
     pub(crate) fn flush_gathered(&mut self) {
         let mut queue = std::mem::take(&mut self.flush_queue);
         for &id in &queue {
             let Some(conn) = self.conns.get_mut(id) else { continue };
+            if conn.phase == Phase::Open && conn.written_turn == self.turn && !conn.output.is_empty() {
+                self.flush_queue.push(id);
+                continue;
+            }
             conn.flush_queued = false;
             if conn.phase == Phase::Open {
                 self.write_out(id);
@@ -73,18 +80,24 @@ impl Ctx {
         if matches!(conn.closing, Closing::Now(_)) {
             return;
         }
-        match conn.write_output(&mut self.stats, now) {
-            Ok(_) => {
-                if conn.output.is_empty() && conn.output.has_storage() {
-                    self.spare_output.give(&mut conn.output);
-                }
-                self.after_output_progress(id)
-            }
+        match conn.write_output(&mut self.stats, now, self.turn) {
+            Ok(_) if conn.output.is_empty() && conn.settled_after_write() => {}
+            Ok(_) => self.after_write(id),
             Err(e) => {
                 debug!("connection {id} with {}: write failed: {e}", conn.peer);
                 self.close_with(id, Closing::Now(CloseReason::from_io_error(&e)));
             }
         }
+    }
+
+    /// After a write of `id`'s output: an emptied buffer goes back to the
+    /// spare list, then [`after_output_progress`](Ctx::after_output_progress).
+    pub(crate) fn after_write(&mut self, id: ConnId) {
+        let conn = &mut self.conns[id];
+        if conn.output.is_empty() && conn.output.has_storage() {
+            self.spare_output.give(&mut conn.output);
+        }
+        self.after_output_progress(id);
     }
 
     /// Follows up on a write of `id`'s output: arms the write timeout while
@@ -153,7 +166,7 @@ impl SpareOutput {
     const MAX_BUFFER_BYTES: usize = 64 * 1024;
 
     /// An empty buffer with some capacity, if one is spare.
-    fn take(&mut self) -> Option<Vec<u8>> {
+    pub(crate) fn take(&mut self) -> Option<Vec<u8>> {
         let storage = self.buffers.pop()?;
         self.bytes -= storage.capacity();
         Some(storage)

@@ -1,0 +1,128 @@
+//! Output that is part of the input `on_data` is looking at, written from
+//! that input without a copy.
+//!
+//! An echo, a proxy's forward, or a reply that repeats a request sends
+//! bytes the handler was just offered. Copying them into the output queue
+//! only to write them out at the end of the turn costs a copy per message
+//! (a fifth of an echo's instructions). So while `on_data` runs, the loop
+//! remembers where the offered bytes are; a connection's first `send` of a
+//! part of them, with nothing queued before it and no write yet this turn,
+//! is only noted, and written straight from the input as soon as `on_data`
+//! returns, together with anything sent after it (one `writev`). That is
+//! still the connection's one write of the turn: output sent to it later in
+//! the turn waits for the next one. What the socket does not take is copied
+//! into the queue then, in order.
+
+use std::ops::Range;
+
+use log::debug;
+
+use crate::conn::{write_nonblocking, Closing};
+use crate::{CloseReason, ConnId, Ctx};
+
+/// The input `on_data` is looking at, while it runs, and the part of it
+/// the handler sent back to the same connection.
+#[derive(Debug, Default)]
+pub(crate) struct Offer {
+    /// The connection offered the input; `None` outside `on_data`.
+    id: Option<ConnId>,
+    /// The address of the offered bytes (compared, never dereferenced).
+    start: usize,
+    len: usize,
+    /// The part sent, as offsets into the offered bytes.
+    sent: Option<Range<usize>>,
+}
+
+impl Offer {
+    /// `on_data` is about to see `input` for `id`.
+    pub(crate) fn begin(&mut self, id: ConnId, input: &[u8]) {
+        *self = Offer { id: Some(id), start: input.as_ptr() as usize, len: input.len(), sent: None };
+    }
+
+    /// `on_data` returned: the offsets of the part it sent back, if it did.
+    pub(crate) fn end(&mut self) -> Option<Range<usize>> {
+        self.id = None;
+        self.sent.take()
+    }
+
+    /// Bytes of `id`'s output that are still in the offered input.
+    pub(crate) fn sent_len(&self, id: ConnId) -> usize {
+        match &self.sent {
+            Some(sent) if self.id == Some(id) => sent.len(),
+            _ => 0,
+        }
+    }
+
+    /// Notes `data` as `id`'s output if it lies within the input offered
+    /// to `id`, and nothing else is sent yet this turn; returns whether it
+    /// did.
+    pub(crate) fn try_note(&mut self, id: ConnId, data: &[u8]) -> bool {
+        if self.id != Some(id) || self.sent.is_some() {
+            return false;
+        }
+        let offset = (data.as_ptr() as usize).wrapping_sub(self.start);
+        if offset >= self.len || data.len() > self.len - offset {
+            return false;
+        }
+        self.sent = Some(offset..offset + data.len());
+        true
+    }
+}
+
+impl Ctx {
+    /// Writes `sent`, a part of the input `id` was just offered, followed by
+    /// whatever `id` queued after it, in one write; what the socket does not
+    /// take is queued. Nothing is written if `id` is closing at once.
+    pub(crate) fn write_offered(&mut self, id: ConnId, sent: &[u8]) {
+        let now = self.now;
+        let turn = self.turn;
+        let high_watermark = self.config.high_watermark;
+        let conn = &mut self.conns[id];
+        if matches!(conn.closing, Closing::Now(_)) {
+            return;
+        }
+        let written = if conn.writable {
+            conn.written_turn = turn;
+            write_nonblocking(&mut conn.stream, &mut conn.writable, sent, conn.output.as_slice(), &mut self.stats)
+        } else {
+            Ok(0)
+        };
+        let n = match written {
+            Ok(n) => n,
+            Err(e) => {
+                debug!("connection {id} with {}: write failed: {e}", conn.peer);
+                self.close_with(id, Closing::Now(CloseReason::from_io_error(&e)));
+                return;
+            }
+        };
+        if n > 0 {
+            conn.last_write_progress = now;
+            conn.write_probed = false;
+        }
+        if n < sent.len() {
+            if conn.output.is_empty() {
+                // Waiting starts now, for the write timeout.
+                conn.last_write_progress = now;
+                if let Some(storage) = self.spare_output.take() {
+                    conn.output.adopt(storage);
+                }
+            }
+            conn.output.prepend(&sent[n..]);
+            if !conn.flush_queued && conn.writable {
+                // Not expected (a short write clears `writable`), but then
+                // the flush must not forget it.
+                conn.flush_queued = true;
+                self.flush_queue.push(id);
+            }
+        } else {
+            conn.output.consume_keeping(n - sent.len());
+            if conn.output.is_empty() && conn.settled_after_write() {
+                return;
+            }
+        }
+        if conn.output.len() > high_watermark {
+            conn.paused_by_output = true;
+        }
+        self.after_write(id);
+    }
+}
