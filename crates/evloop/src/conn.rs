@@ -243,6 +243,7 @@ impl Conn {
 /// One `write(2)` of `first` then `second` (`writev(2)` if both hold
 /// bytes). A short write means the send buffer is full, so `writable` drops
 /// until the next writable edge and no second call is wasted on `EAGAIN`.
+#[inline]
 pub(crate) fn write_nonblocking(
     stream: &mut TcpStream,
     writable: &mut bool,

@@ -133,6 +133,7 @@ impl Ctx {
     ///
     /// On a connection still connecting, output is queued and goes out once
     /// it opens.
+    #[inline]
     pub fn send(&mut self, id: ConnId, data: &[u8]) -> bool {
         let Some(conn) = self.conns.get(id) else { return false };
         if !conn.accepts_output() {

@@ -131,9 +131,9 @@ impl<H: Handler> EventLoop<H> {
                     if drained {
                         conn.readable = false;
                     }
-                    let had_input = !conn.input.is_empty();
-                    let consumed = self.deliver(id, n);
-                    if drained && !had_input && consumed >= n {
+                    if !conn.input.is_empty() {
+                        self.deliver(id, n);
+                    } else if self.deliver_fresh(id, n) && drained {
                         // Nothing buffered, nothing left in the socket: the
                         // common case, settled without another look.
                         return;
@@ -159,33 +159,38 @@ impl<H: Handler> EventLoop<H> {
         }
     }
 
-    /// Hands `n` fresh bytes in the scratch buffer to `on_data`, after any
-    /// input left over from before; with `n` zero, offers the leftover input
-    /// again. Without leftovers the handler reads straight from the scratch
-    /// buffer: no copy. Only what it leaves unconsumed is copied into the
-    /// connection's own buffer. Returns how many bytes it consumed.
-    fn deliver(&mut self, id: ConnId, n: usize) -> usize {
+    /// Hands `n` fresh bytes in the scratch buffer to `on_data`, with no
+    /// input left over from before: the handler reads straight from the
+    /// scratch buffer, and only what it leaves unconsumed is copied into the
+    /// connection's own buffer. Returns whether it consumed everything.
+    fn deliver_fresh(&mut self, id: ConnId, n: usize) -> bool {
         let EventLoop { cx, handler, states, scratch, .. } = self;
         let state = states[id.index() as usize].as_mut().expect("an open connection has application state");
         let fresh = &scratch[..n];
+        let consumed = Self::offer_input(cx, handler, state, id, fresh);
+        if consumed.is_some_and(|consumed| consumed >= n) {
+            return true;
+        }
+        let mut input = Buffer::default();
+        if let Some(consumed) = consumed {
+            input.extend(&fresh[consumed..]);
+        }
+        self.cx.keep_unconsumed(id, input, consumed);
+        false
+    }
+
+    /// Hands the input left over from before, followed by `n` fresh bytes
+    /// in the scratch buffer (none, to offer the leftovers again), to
+    /// `on_data`. Returns how many bytes it consumed.
+    fn deliver(&mut self, id: ConnId, n: usize) -> usize {
+        let EventLoop { cx, handler, states, scratch, .. } = self;
+        let state = states[id.index() as usize].as_mut().expect("an open connection has application state");
         let mut input = std::mem::take(&mut cx.conns[id].input);
-        debug_assert!(n > 0 || !input.is_empty(), "on_data is never offered nothing");
-        let consumed = if input.is_empty() {
-            let consumed = Self::offer_input(cx, handler, state, id, fresh);
-            match consumed {
-                // The common case: all of it, and nothing was buffered.
-                Some(consumed) if consumed >= n => return n,
-                Some(consumed) => input.extend(&fresh[consumed..]),
-                None => {}
-            }
-            consumed
-        } else {
-            input.extend(fresh);
-            let consumed = Self::offer_input(cx, handler, state, id, input.as_slice());
-            let consumed = consumed.map(|consumed| consumed.min(input.len()));
-            input.consume(consumed.unwrap_or(0));
-            consumed
-        };
+        debug_assert!(!input.is_empty(), "deliver_fresh takes input with nothing left over");
+        input.extend(&scratch[..n]);
+        let consumed = Self::offer_input(cx, handler, state, id, input.as_slice());
+        let consumed = consumed.map(|consumed| consumed.min(input.len()));
+        input.consume(consumed.unwrap_or(0));
         self.cx.keep_unconsumed(id, input, consumed);
         consumed.unwrap_or(0)
     }

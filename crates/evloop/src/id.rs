@@ -113,14 +113,15 @@ pub(crate) fn listener_token(slot: usize) -> Token {
 pub(crate) fn decode_token(token: Token) -> Source {
     let raw = token.0 as u64;
     let index = raw as u32;
-    if token == WAKER_TOKEN {
+    // Connections first: almost every event is one.
+    if index <= MAX_CONN_INDEX || raw >> 32 != 0 {
+        Source::Conn(ConnId::from_parts(index, (raw >> 32) as u32))
+    } else if token == WAKER_TOKEN {
         Source::Waker
     } else if token == SIGNALS_TOKEN {
         Source::Signals
-    } else if index > MAX_CONN_INDEX && raw >> 32 == 0 {
-        Source::Listener((u32::MAX - 1 - index) as usize)
     } else {
-        Source::Conn(ConnId::from_parts(index, (raw >> 32) as u32))
+        Source::Listener((u32::MAX - 1 - index) as usize)
     }
 }
 

@@ -13,6 +13,7 @@
 //! the turn waits for the next one. What the socket does not take is copied
 //! into the queue then, in order.
 
+use std::io;
 use std::ops::Range;
 
 use log::debug;
@@ -35,17 +36,20 @@ pub(crate) struct Offer {
 
 impl Offer {
     /// `on_data` is about to see `input` for `id`.
+    #[inline]
     pub(crate) fn begin(&mut self, id: ConnId, input: &[u8]) {
         *self = Offer { id: Some(id), start: input.as_ptr() as usize, len: input.len(), sent: None };
     }
 
     /// `on_data` returned: the offsets of the part it sent back, if it did.
+    #[inline]
     pub(crate) fn end(&mut self) -> Option<Range<usize>> {
         self.id = None;
         self.sent.take()
     }
 
     /// Bytes of `id`'s output that are still in the offered input.
+    #[inline]
     pub(crate) fn sent_len(&self, id: ConnId) -> usize {
         match &self.sent {
             Some(sent) if self.id == Some(id) => sent.len(),
@@ -56,6 +60,7 @@ impl Offer {
     /// Notes `data` as `id`'s output if it lies within the input offered
     /// to `id`, and nothing else is sent yet this turn; returns whether it
     /// did.
+    #[inline(always)]
     pub(crate) fn try_note(&mut self, id: ConnId, data: &[u8]) -> bool {
         if self.id != Some(id) || self.sent.is_some() {
             return false;
@@ -74,19 +79,35 @@ impl Ctx {
     /// whatever `id` queued after it, in one write; what the socket does not
     /// take is queued. Nothing is written if `id` is closing at once.
     pub(crate) fn write_offered(&mut self, id: ConnId, sent: &[u8]) {
-        let now = self.now;
-        let turn = self.turn;
-        let high_watermark = self.config.high_watermark;
         let conn = &mut self.conns[id];
         if matches!(conn.closing, Closing::Now(_)) {
             return;
         }
         let written = if conn.writable {
-            conn.written_turn = turn;
+            conn.written_turn = self.turn;
             write_nonblocking(&mut conn.stream, &mut conn.writable, sent, conn.output.as_slice(), &mut self.stats)
         } else {
             Ok(0)
         };
+        match written {
+            // The common case: all of it went, and nothing else was queued.
+            Ok(n) if n == sent.len() && conn.output.is_empty() => {
+                conn.last_write_progress = self.now;
+                conn.write_probed = false;
+                if !conn.settled_after_write() {
+                    self.after_write(id);
+                }
+            }
+            written => self.after_offered_write(id, sent, written),
+        }
+    }
+
+    /// The rest of [`write_offered`](Ctx::write_offered): a failed or short
+    /// write, or one with more output behind the offered part.
+    #[cold]
+    fn after_offered_write(&mut self, id: ConnId, sent: &[u8], written: io::Result<usize>) {
+        let now = self.now;
+        let conn = &mut self.conns[id];
         let n = match written {
             Ok(n) => n,
             Err(e) => {
@@ -116,11 +137,8 @@ impl Ctx {
             }
         } else {
             conn.output.consume_keeping(n - sent.len());
-            if conn.output.is_empty() && conn.settled_after_write() {
-                return;
-            }
         }
-        if conn.output.len() > high_watermark {
+        if conn.output.len() > self.config.high_watermark {
             conn.paused_by_output = true;
         }
         self.after_write(id);

@@ -14,6 +14,7 @@ use crate::{CloseReason, ConnId, Ctx};
 impl Ctx {
     /// Appends `data` to `id`'s output (`id` known live and accepting
     /// output), applying the limits, and puts `id` on the flush list.
+    #[inline(never)]
     pub(crate) fn queue_output(&mut self, id: ConnId, data: &[u8]) -> bool {
         let high_watermark = self.config.high_watermark;
         let offered = self.offer.sent_len(id);
