@@ -58,7 +58,8 @@ pub(crate) enum RunState {
 /// queue, and the loop writes each connection's queue once per turn, just
 /// before it polls again (Redis's `handleClientsWithPendingWrites`). A
 /// handler answering sixteen pipelined requests with sixteen sends makes one
-/// `write(2)`.
+/// `write(2)`. An echo of the input `on_data` is looking at is written from
+/// that input, without a copy (see [`send`](Ctx::send)).
 pub struct Ctx {
     pub(crate) poll: Poll,
     pub(crate) conns: Conns,
@@ -133,6 +134,14 @@ impl Ctx {
     ///
     /// On a connection still connecting, output is queued and goes out once
     /// it opens.
+    ///
+    /// `data` that is part of the input [`Handler::on_data`](crate::Handler::on_data)
+    /// is being offered for `id`, sent as `id`'s first output of the turn,
+    /// is not copied: it is written from the input as soon as `on_data`
+    /// returns, followed in the same write by anything sent after it (only
+    /// what the socket does not take is copied into the queue). That write
+    /// is `id`'s one write of the turn, so output for `id` later in the
+    /// turn goes out the next turn.
     #[inline]
     pub fn send(&mut self, id: ConnId, data: &[u8]) -> bool {
         let Some(conn) = self.conns.get(id) else { return false };

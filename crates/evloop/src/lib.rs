@@ -64,6 +64,11 @@
 //! however many sends made it (Redis's `handleClientsWithPendingWrites`).
 //! Sixteen pipelined requests answered with sixteen sends cost one
 //! `write(2)`; a broadcast to a thousand connections costs one write each.
+//! Sending back part of the input `on_data` is looking at (an echo, a
+//! reply that repeats the request) costs no copy: as the connection's first
+//! output of the turn, it is written straight from that input when
+//! `on_data` returns, with whatever was sent after it in the same `writev`;
+//! output for that connection later in the turn waits for the next one.
 //!
 //! # Backpressure
 //!
