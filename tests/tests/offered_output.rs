@@ -112,43 +112,38 @@ fn output_later_in_the_same_turn_follows_it_in_order() {
     server.stop();
 }
 
-#[test]
-fn close_in_the_same_callback_sends_it_then_end_of_file() {
-    let (server, _seen) = start(Then::Close, test_config());
+/// Sends `hello` to a fresh server that echoes it and then does `then`;
+/// reads to the end of file, or the reset.
+fn hello_then(then: Then, config: Config) -> std::io::Result<Vec<u8>> {
+    let (server, _seen) = start(then, config);
     let mut client = connect(server.addr);
     client.write_all(b"hello").unwrap();
-    assert_eq!(read_to_end(&mut client).unwrap(), b"hello");
+    let outcome = read_to_end(&mut client);
     server.stop();
+    outcome
+}
+
+#[test]
+fn close_in_the_same_callback_sends_it_then_end_of_file() {
+    assert_eq!(hello_then(Then::Close, test_config()).unwrap(), b"hello");
 }
 
 #[test]
 fn shutdown_write_in_the_same_callback_sends_it_then_end_of_file() {
-    let (server, _seen) = start(Then::ShutdownWrite, test_config());
-    let mut client = connect(server.addr);
-    client.write_all(b"hello").unwrap();
-    assert_eq!(read_to_end(&mut client).unwrap(), b"hello");
-    server.stop();
+    assert_eq!(hello_then(Then::ShutdownWrite, test_config()).unwrap(), b"hello");
 }
 
 #[test]
 fn abort_in_the_same_callback_drops_it_and_resets() {
-    let (server, _seen) = start(Then::Abort, test_config());
-    let mut client = connect(server.addr);
-    client.write_all(b"hello").unwrap();
-    let outcome = read_to_end(&mut client);
+    let outcome = hello_then(Then::Abort, test_config());
     assert_eq!(outcome.map_err(|e| e.kind()), Err(ErrorKind::ConnectionReset), "nothing, then a reset");
-    server.stop();
 }
 
 #[test]
 fn over_the_output_limit_it_closes_as_a_copied_send_would() {
     let config = Config { max_output_bytes: 4, high_watermark: 4, low_watermark: 2, ..test_config() };
-    let (server, _seen) = start(Then::Nothing, config);
-    let mut client = connect(server.addr);
-    client.write_all(b"hello").unwrap();
-    let outcome = read_to_end(&mut client);
+    let outcome = hello_then(Then::Nothing, config);
     assert_eq!(outcome.map_err(|e| e.kind()), Err(ErrorKind::ConnectionReset), "an output-limit close resets");
-    server.stop();
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Connection and timer identifiers, and how they pack into a mio `Token`.
 
 use std::fmt;
+use std::num::NonZeroU64;
 
 use mio::Token;
 
@@ -70,7 +71,9 @@ impl fmt::Display for ConnId {
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TimerId {
     pub(crate) index: u32,
-    pub(crate) sequence: u64,
+    /// Never zero, so an `Option<TimerId>` (two in every connection) takes
+    /// no more room than a `TimerId`.
+    pub(crate) sequence: NonZeroU64,
 }
 
 impl fmt::Debug for TimerId {

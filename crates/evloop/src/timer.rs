@@ -7,6 +7,7 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::num::NonZeroU64;
 use std::time::{Duration, Instant};
 
 use slab::Slab;
@@ -61,6 +62,11 @@ pub(crate) struct Expired {
     pub(crate) owner_slot: u32,
 }
 
+/// The id of the timer with `sequence` (never zero) in slot `index`.
+fn timer_id(index: u32, sequence: u64) -> TimerId {
+    TimerId { index, sequence: NonZeroU64::new(sequence).expect("timer sequences start at 1") }
+}
+
 /// Heap order: earliest deadline first, then the order timers were set in.
 type HeapKey = Reverse<(Instant, u64, u32)>;
 
@@ -75,12 +81,13 @@ pub(crate) struct Timers {
 impl Timers {
     /// Schedules `kind` to fire at `deadline`.
     pub(crate) fn insert(&mut self, deadline: Instant, kind: TimerKind) -> TimerId {
-        let sequence = self.next_sequence;
+        // Sequences start at 1: a `TimerId`'s is never zero.
         self.next_sequence += 1;
+        let sequence = self.next_sequence;
         let index = self.live.insert(Entry { sequence, kind, owner_slot: 0 }) as u32;
         self.heap.push(Reverse((deadline, sequence, index)));
         self.drop_stale_if_crowded();
-        TimerId { index, sequence }
+        timer_id(index, sequence)
     }
 
     /// Cancels a timer. Returns what it was for, or `None` if it already
@@ -93,7 +100,7 @@ impl Timers {
     pub(crate) fn remove(&mut self, id: TimerId) -> Option<(TimerKind, u32)> {
         let index = id.index as usize;
         match self.live.get(index) {
-            Some(entry) if entry.sequence == id.sequence => {
+            Some(entry) if entry.sequence == id.sequence.get() => {
                 let entry = self.live.remove(index);
                 Some((entry.kind, entry.owner_slot))
             }
@@ -103,7 +110,7 @@ impl Timers {
 
     /// Records where live timer `id` sits in its connection's list.
     pub(crate) fn set_owner_slot(&mut self, id: TimerId, slot: u32) {
-        if let Some(entry) = self.live.get_mut(id.index as usize).filter(|e| e.sequence == id.sequence) {
+        if let Some(entry) = self.live.get_mut(id.index as usize).filter(|e| e.sequence == id.sequence.get()) {
             entry.owner_slot = slot;
         }
     }
@@ -111,7 +118,7 @@ impl Timers {
     /// Whether `id` is still pending.
     #[cfg(test)]
     pub(crate) fn contains(&self, id: TimerId) -> bool {
-        self.live.get(id.index as usize).is_some_and(|e| e.sequence == id.sequence)
+        self.live.get(id.index as usize).is_some_and(|e| e.sequence == id.sequence.get())
     }
 
     /// The earliest pending deadline, if any timer is live.
@@ -123,7 +130,7 @@ impl Timers {
     /// The sequence number the next timer will get: timers set from now on
     /// compare at or above it.
     pub(crate) fn next_sequence(&self) -> u64 {
-        self.next_sequence
+        self.next_sequence + 1
     }
 
     /// Removes and returns the earliest timer whose deadline is at or before
@@ -140,7 +147,7 @@ impl Timers {
         }
         self.heap.pop();
         let entry = self.live.remove(index as usize);
-        Some(Expired { id: TimerId { index, sequence }, kind: entry.kind, owner_slot: entry.owner_slot })
+        Some(Expired { id: timer_id(index, sequence), kind: entry.kind, owner_slot: entry.owner_slot })
     }
 
     /// How many timers are pending.
