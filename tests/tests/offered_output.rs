@@ -25,6 +25,8 @@ enum Then {
     SendLater,
     /// Echo in two sends: the first half (from the input), then the rest.
     SplitInTwo,
+    /// Send it back but consume none of it.
+    KeepAll,
 }
 
 struct SendBack {
@@ -50,6 +52,7 @@ impl Handler for SendBack {
         let _ = self.seen.send((cx.queued_output(id), cx.is_writable(id)));
         match self.then {
             Then::Nothing | Then::SplitInTwo => {}
+            Then::KeepAll => return 0,
             Then::Close => assert!(cx.close(id)),
             Then::ShutdownWrite => assert!(cx.shutdown_write(id)),
             Then::Abort => assert!(cx.abort(id)),
@@ -144,6 +147,18 @@ fn over_the_output_limit_it_closes_as_a_copied_send_would() {
     let config = Config { max_output_bytes: 4, high_watermark: 4, low_watermark: 2, ..test_config() };
     let outcome = hello_then(Then::Nothing, config);
     assert_eq!(outcome.map_err(|e| e.kind()), Err(ErrorKind::ConnectionReset), "an output-limit close resets");
+}
+
+#[test]
+fn leaving_more_than_the_input_limit_drops_it_as_a_copied_send_would() {
+    let config = Config { max_input_bytes: 4, ..test_config() };
+    let (server, _seen) = start(Then::KeepAll, config);
+    let mut client = connect(server.addr);
+    client.write_all(b"hello").unwrap();
+    let outcome = read_to_end(&mut client);
+    assert_eq!(outcome.map_err(|e| e.kind()), Err(ErrorKind::ConnectionReset), "an input-limit close resets");
+    let (_, stats) = server.stop();
+    assert_eq!(stats.write_calls, 0, "the reply to input over the limit is dropped, not written");
 }
 
 #[test]

@@ -197,11 +197,18 @@ impl<H: Handler> EventLoop<H> {
 
     /// Calls `on_data` with `input`, then writes what it sent back of it
     /// without a copy (`offer.rs`). `None` if it panicked.
+    #[inline(always)]
     fn offer_input(cx: &mut Ctx, handler: &mut H, state: &mut H::Conn, id: ConnId, input: &[u8]) -> Option<usize> {
         cx.offer.begin(id, input);
         let consumed = guard(cx.config.panic_policy, "on_data", || handler.on_data(cx, id, state, input));
-        if let (Some(sent), Some(_)) = (cx.offer.end(), consumed) {
-            cx.write_offered(id, &input[sent]);
+        if let (Some(sent), Some(consumed)) = (cx.offer.end(), consumed) {
+            // Not when what is left over is about to close the connection
+            // for its input limit (`keep_unconsumed`): that close drops
+            // queued output, so it drops this too, as for a copied send.
+            let kept = input.len() - consumed.min(input.len());
+            if kept == 0 || kept <= cx.conns[id].max_input_bytes {
+                cx.write_offered(id, &input[sent]);
+            }
         }
         consumed
     }
