@@ -7,6 +7,7 @@ use std::time::Instant;
 use mio::net::TcpStream;
 
 use crate::buffer::Buffer;
+use crate::output::SpareOutput;
 use crate::timer::Timers;
 use crate::{CloseReason, Origin, Stats, TimerId};
 
@@ -209,11 +210,32 @@ impl Conn {
         self.written_turn = turn;
         let n = write_nonblocking(&mut self.stream, &mut self.writable, self.output.as_slice(), &[], stats)?;
         if n > 0 {
-            self.last_write_progress = now;
-            self.write_probed = false;
+            self.wrote_at(now);
             self.output.consume_keeping(n);
         }
         Ok(n)
+    }
+
+    /// Output moved at `now`: the write timeout measures a stall from here,
+    /// and a probe it was waiting on is answered.
+    #[inline]
+    pub(crate) fn wrote_at(&mut self, now: Instant) {
+        self.last_write_progress = now;
+        self.write_probed = false;
+    }
+
+    /// Output begins to wait in the (empty) queue at `now`: the write
+    /// timeout measures a stall from here, not from the last time output
+    /// moved, which may be long ago; and the queue takes a spare buffer
+    /// rather than allocating one.
+    pub(crate) fn begin_queueing(&mut self, now: Instant, spare: &mut SpareOutput) {
+        debug_assert!(self.output.is_empty());
+        self.last_write_progress = now;
+        if !self.output.has_storage() {
+            if let Some(storage) = spare.take() {
+                self.output.adopt(storage);
+            }
+        }
     }
 
     /// Whether nothing follows from a write that left this connection's

@@ -173,9 +173,9 @@ impl Ctx {
     /// [`Config::max_output_bytes`] is served in full, with the memory for
     /// it bounded near the high watermark.
     pub fn is_writable(&self, id: ConnId) -> bool {
-        self.conns.get(id).is_some_and(|conn| {
-            conn.accepts_output() && self.offer.sent_len(id) + conn.output.len() <= self.config.high_watermark
-        })
+        self.conns
+            .get(id)
+            .is_some_and(|conn| conn.accepts_output() && self.offer.queued(id, conn) <= self.config.high_watermark)
     }
 
     /// Closes `id` once its queued output is flushed, with
@@ -217,12 +217,12 @@ impl Ctx {
     /// until the peer closes too. Returns `false` if `id` is stale or
     /// closing.
     pub fn shutdown_write(&mut self, id: ConnId) -> bool {
-        let Some(conn) = self.live_conn(id) else { return false };
+        let Some(conn) = self.conns.get_mut(id).filter(|conn| conn.is_live()) else { return false };
         if conn.closing != Closing::No {
             return false;
         }
         conn.shutdown_pending = true;
-        if conn.output.is_empty() && conn.phase == Phase::Open && self.offer.sent_len(id) == 0 {
+        if conn.phase == Phase::Open && self.offer.queued(id, conn) == 0 {
             self.finish_shutdown_write(id);
         }
         true
@@ -329,7 +329,7 @@ impl Ctx {
     /// Bytes queued for `id` and not yet taken by the socket, or `None` if
     /// `id` is stale.
     pub fn queued_output(&self, id: ConnId) -> Option<usize> {
-        self.conns.get(id).filter(|conn| conn.is_live()).map(|conn| self.offer.sent_len(id) + conn.output.len())
+        self.conns.get(id).filter(|conn| conn.is_live()).map(|conn| self.offer.queued(id, conn))
     }
 
     /// Sets how much unconsumed input `id` may keep before it closes with

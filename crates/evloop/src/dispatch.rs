@@ -17,6 +17,7 @@ use mio::event::Event;
 use crate::buffer::Buffer;
 use crate::conn::{Closing, Phase};
 use crate::ctx::Ready;
+use crate::event_loop::state_of;
 use crate::panic_guard::guard;
 use crate::{AfterEof, CloseReason, ConnId, Ctx, EventLoop, Handler};
 
@@ -165,7 +166,7 @@ impl<H: Handler> EventLoop<H> {
     /// connection's own buffer. Returns whether it consumed everything.
     fn deliver_fresh(&mut self, id: ConnId, n: usize) -> bool {
         let EventLoop { cx, handler, states, scratch, .. } = self;
-        let state = states[id.index() as usize].as_mut().expect("an open connection has application state");
+        let state = state_of(states, id);
         let fresh = &scratch[..n];
         let consumed = Self::offer_input(cx, handler, state, id, fresh);
         if consumed.is_some_and(|consumed| consumed >= n) {
@@ -184,7 +185,7 @@ impl<H: Handler> EventLoop<H> {
     /// `on_data`. Returns how many bytes it consumed.
     fn deliver(&mut self, id: ConnId, n: usize) -> usize {
         let EventLoop { cx, handler, states, scratch, .. } = self;
-        let state = states[id.index() as usize].as_mut().expect("an open connection has application state");
+        let state = state_of(states, id);
         let mut input = std::mem::take(&mut cx.conns[id].input);
         debug_assert!(!input.is_empty(), "deliver_fresh takes input with nothing left over");
         input.extend(&scratch[..n]);
@@ -220,7 +221,7 @@ impl<H: Handler> EventLoop<H> {
         conn.read_closed = true;
         let unconsumed = std::mem::take(&mut conn.input);
         let EventLoop { cx, handler, states, .. } = self;
-        let state = states[id.index() as usize].as_mut().expect("an open connection has application state");
+        let state = state_of(states, id);
         let after = guard(cx.config.panic_policy, "on_eof", || handler.on_eof(cx, id, state, unconsumed.as_slice()));
         let write_closed = self.cx.conns[id].write_closed;
         match after {
@@ -238,7 +239,7 @@ impl<H: Handler> EventLoop<H> {
             _ => return,
         }
         let EventLoop { cx, handler, states, .. } = self;
-        let state = states[id.index() as usize].as_mut().expect("an open connection has application state");
+        let state = state_of(states, id);
         if guard(cx.config.panic_policy, "on_drain", || handler.on_drain(cx, id, state)).is_none() {
             self.cx.close_with(id, Closing::Now(CloseReason::Panic));
         }

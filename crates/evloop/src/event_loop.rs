@@ -85,6 +85,13 @@ pub struct EventLoop<H: Handler> {
     pub(crate) signals: Option<signal_hook_mio::v1_0::Signals>,
 }
 
+/// The application's state for open connection `id`: a function of the
+/// states alone, so a caller can hold it beside `&mut Ctx` and the handler.
+#[inline]
+pub(crate) fn state_of<C>(states: &mut [Option<C>], id: ConnId) -> &mut C {
+    states[id.index() as usize].as_mut().expect("an open connection has application state")
+}
+
 impl<H: Handler> fmt::Debug for EventLoop<H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EventLoop").field("cx", &self.cx).finish_non_exhaustive()

@@ -19,7 +19,7 @@ use std::ops::Range;
 
 use log::debug;
 
-use crate::conn::{write_nonblocking, Closing};
+use crate::conn::{write_nonblocking, Closing, Conn};
 use crate::{CloseReason, ConnId, Ctx};
 
 /// The input `on_data` is looking at, while it runs, and the part of it
@@ -49,13 +49,16 @@ impl Offer {
         self.sent.take()
     }
 
-    /// Bytes of `id`'s output that are still in the offered input.
+    /// Bytes of output waiting for `conn` (connection `id`): its queue, and
+    /// the part of the offered input it sent, which counts as queued
+    /// until `on_data` returns.
     #[inline]
-    pub(crate) fn sent_len(&self, id: ConnId) -> usize {
-        match &self.sent {
+    pub(crate) fn queued(&self, id: ConnId, conn: &Conn) -> usize {
+        let offered = match &self.sent {
             Some(sent) if self.id == Some(id) => sent.len(),
             _ => 0,
-        }
+        };
+        offered + conn.output.len()
     }
 
     /// Notes `data` as `id`'s output if it lies within the input offered
@@ -93,8 +96,7 @@ impl Ctx {
         match written {
             // The common case: all of it went, and nothing else was queued.
             Ok(n) if n == sent.len() && conn.output.is_empty() => {
-                conn.last_write_progress = self.now;
-                conn.write_probed = false;
+                conn.wrote_at(self.now);
                 if !conn.settled_after_write() {
                     self.after_write(id);
                 }
@@ -118,24 +120,15 @@ impl Ctx {
             }
         };
         if n > 0 {
-            conn.last_write_progress = now;
-            conn.write_probed = false;
+            conn.wrote_at(now);
         }
         if n < sent.len() {
             if conn.output.is_empty() {
-                // Waiting starts now, for the write timeout.
-                conn.last_write_progress = now;
-                if let Some(storage) = self.spare_output.take() {
-                    conn.output.adopt(storage);
-                }
+                conn.begin_queueing(now, &mut self.spare_output);
             }
+            // The socket is full (`writable` is clear): the rest goes out
+            // on its writable edge.
             conn.output.prepend(&sent[n..]);
-            if !conn.flush_queued && conn.writable {
-                // Not expected (a short write clears `writable`), but then
-                // the flush must not forget it.
-                conn.flush_queued = true;
-                self.flush_queue.push(id);
-            }
         } else {
             conn.output.consume_keeping(n - sent.len());
         }

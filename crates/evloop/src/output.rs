@@ -17,9 +17,8 @@ impl Ctx {
     #[inline(never)]
     pub(crate) fn queue_output(&mut self, id: ConnId, data: &[u8]) -> bool {
         let high_watermark = self.config.high_watermark;
-        let offered = self.offer.sent_len(id);
         let conn = &mut self.conns[id];
-        let queued = offered + conn.output.len() + data.len();
+        let queued = self.offer.queued(id, conn) + data.len();
         if queued > conn.max_output_bytes {
             info!(
                 "connection {id} with {}: {queued} bytes of output queued, over its limit of {}: closing",
@@ -29,14 +28,7 @@ impl Ctx {
             return false;
         }
         if conn.output.is_empty() {
-            // The write timeout measures a stall from here, not from the
-            // last time output moved, which may be long ago.
-            conn.last_write_progress = self.now;
-            if !conn.output.has_storage() {
-                if let Some(storage) = self.spare_output.take() {
-                    conn.output.adopt(storage);
-                }
-            }
+            conn.begin_queueing(self.now, &mut self.spare_output);
         }
         conn.output.extend(data);
         if queued > high_watermark {

@@ -13,6 +13,7 @@ use log::debug;
 
 use crate::conn::{Closing, Phase};
 use crate::ctx::RunState;
+use crate::event_loop::state_of;
 use crate::panic_guard::guard;
 use crate::timer::{deadline_after, TimerKind};
 use crate::{CloseReason, ConnId, Ctx, EventLoop, Handler, TimerId};
@@ -87,8 +88,7 @@ impl<H: Handler> EventLoop<H> {
             let took = conn.output.len() < queued;
             conn.last_write_progress = stamp;
             if took && probed_before {
-                conn.last_write_progress = now;
-                conn.write_probed = false;
+                conn.wrote_at(now);
                 stalled_at = deadline_after(now, timeout);
             } else if took {
                 conn.write_probed = true;
@@ -131,7 +131,7 @@ impl<H: Handler> EventLoop<H> {
         }
         self.cx.forget_conn_timer(id, owner_slot);
         let EventLoop { cx, handler, states, .. } = self;
-        let state = states[id.index() as usize].as_mut().expect("an open connection has application state");
+        let state = state_of(states, id);
         if guard(cx.config.panic_policy, "on_conn_timer", || handler.on_conn_timer(cx, id, state, timer, key)).is_none()
         {
             self.cx.close_with(id, Closing::Now(CloseReason::Panic));
