@@ -48,6 +48,29 @@ fn a_64_mib_value_round_trips_past_the_default_input_limit() {
     round_trip_value(64 * 1024 * 1024);
 }
 
+/// Sets `k` to `value_len` bytes, then writes `gets` GETs of it at once
+/// from one thread while this one reads every reply and checks it.
+fn pipelined_gets_all_answered(gets: usize, value_len: usize) {
+    let server = start();
+    let mut stream = connect(server.addr);
+    let value = vec![b'v'; value_len];
+    stream.write_all(&resp(&[b"SET", b"k", &value])).unwrap();
+    let mut ok = [0; 5];
+    stream.read_exact(&mut ok).unwrap();
+    assert_eq!(&ok, b"+OK\r\n");
+
+    let requests = resp(&[b"GET", b"k"]).repeat(gets);
+    let mut writer = stream.try_clone().unwrap();
+    let sender = thread::spawn(move || writer.write_all(&requests).expect("send every GET"));
+    let reply = [format!("${value_len}\r\n").as_bytes(), &value, b"\r\n"].concat();
+    let mut got = vec![0; reply.len()];
+    for i in 0..gets {
+        stream.read_exact(&mut got).unwrap_or_else(|err| panic!("reply {i} of {gets} did not come: {err}"));
+        assert!(got == reply, "reply {i} is not the value");
+    }
+    sender.join().unwrap();
+}
+
 /// 2,500 GETs of a 16 KiB value, written at once: 41 MB of replies, ten
 /// times the loop's default output limit. The handler stops taking
 /// requests while the output is above the high watermark, and the loop
@@ -55,26 +78,7 @@ fn a_64_mib_value_round_trips_past_the_default_input_limit() {
 /// queued never nears the limit.
 #[test]
 fn pipelined_gets_far_past_the_output_limit_are_all_answered() {
-    const GETS: usize = 2_500;
-    const VALUE: usize = 16 * 1024;
-    let server = start();
-    let mut stream = connect(server.addr);
-    let value = vec![b'v'; VALUE];
-    stream.write_all(&resp(&[b"SET", b"k", &value])).unwrap();
-    let mut ok = [0; 5];
-    stream.read_exact(&mut ok).unwrap();
-    assert_eq!(&ok, b"+OK\r\n");
-
-    let requests = resp(&[b"GET", b"k"]).repeat(GETS);
-    let mut writer = stream.try_clone().unwrap();
-    let sender = thread::spawn(move || writer.write_all(&requests).expect("send every GET"));
-    let reply = [format!("${VALUE}\r\n").as_bytes(), &value, b"\r\n"].concat();
-    let mut got = vec![0; reply.len()];
-    for i in 0..GETS {
-        stream.read_exact(&mut got).unwrap_or_else(|err| panic!("reply {i} of {GETS} did not come: {err}"));
-        assert!(got == reply, "reply {i} is not the value");
-    }
-    sender.join().unwrap();
+    pipelined_gets_all_answered(2_500, 16 * 1024);
 }
 
 /// 60,000 pipelined GETs: 1.2 MB of requests, more than the default
@@ -84,22 +88,6 @@ fn pipelined_gets_far_past_the_output_limit_are_all_answered() {
 #[test]
 fn a_pipelined_backlog_larger_than_the_input_limit_is_served() {
     const GETS: usize = 60_000;
-    const VALUE: usize = 1024;
-    let server = start();
-    let mut stream = connect(server.addr);
-    let value = vec![b'v'; VALUE];
-    stream.write_all(&resp(&[b"SET", b"k", &value])).unwrap();
-    let mut ok = [0; 5];
-    stream.read_exact(&mut ok).unwrap();
-    let requests = resp(&[b"GET", b"k"]).repeat(GETS);
-    assert!(requests.len() > evloop::Config::default().max_input_bytes);
-    let mut writer = stream.try_clone().unwrap();
-    let sender = thread::spawn(move || writer.write_all(&requests).expect("send every GET"));
-    let reply = [format!("${VALUE}\r\n").as_bytes(), &value, b"\r\n"].concat();
-    let mut got = vec![0; reply.len()];
-    for i in 0..GETS {
-        stream.read_exact(&mut got).unwrap_or_else(|err| panic!("reply {i} of {GETS} did not come: {err}"));
-        assert!(got == reply, "reply {i} is not the value");
-    }
-    sender.join().unwrap();
+    assert!(resp(&[b"GET", b"k"]).len() * GETS > evloop::Config::default().max_input_bytes);
+    pipelined_gets_all_answered(GETS, 1024);
 }
