@@ -14,16 +14,25 @@ use crate::PanicPolicy;
 /// loop's own state is consistent at every callback boundary, and a handler
 /// left half-updated by its own panic is the application's to judge (the
 /// connection's state still reaches `on_close`).
+#[inline(always)]
 pub(crate) fn guard<R>(policy: PanicPolicy, callback_name: &str, callback: impl FnOnce() -> R) -> Option<R> {
     match panic::catch_unwind(AssertUnwindSafe(callback)) {
         Ok(result) => Some(result),
         Err(payload) => {
-            error!("{callback_name} panicked: {}", panic_message(&payload));
-            if policy == PanicPolicy::Abort {
-                std::process::abort();
-            }
+            panicked(policy, callback_name, payload);
             None
         }
+    }
+}
+
+/// Logs a caught panic and aborts if the policy says so. Out of line, so
+/// the callback's call site stays a plain call.
+#[cold]
+#[inline(never)]
+fn panicked(policy: PanicPolicy, callback_name: &str, payload: Box<dyn Any + Send>) {
+    error!("{callback_name} panicked: {}", panic_message(&payload));
+    if policy == PanicPolicy::Abort {
+        std::process::abort();
     }
 }
 
