@@ -26,6 +26,10 @@ struct Signal {
     /// balances on.
     open: AtomicUsize,
     handed_over: AtomicUsize,
+    /// Envelopes in the queue, or about to be (counted before the send,
+    /// uncounted if it fails): what the loop looks at every turn, one load
+    /// where a `try_recv` cost a hundred instructions.
+    queued: AtomicUsize,
 }
 
 /// What travels through a loop's queue: an application message, or (from a
@@ -175,17 +179,22 @@ impl<M: Send> LoopHandle<M> {
         if self.signal.exited.load(Ordering::Acquire) {
             return Err(SendError::Exited(message));
         }
+        self.signal.queued.fetch_add(1, Ordering::Relaxed);
         match self.sender.try_send(Envelope::Message(message)) {
             Ok(()) => {
                 self.wake_if_asleep();
                 Ok(())
             }
             Err(TrySendError::Full(envelope)) => {
+                self.signal.queued.fetch_sub(1, Ordering::Relaxed);
                 // A loop about to sleep sees its full queue and does not.
                 self.wake_if_asleep();
                 Err(SendError::Full(envelope.into_message()))
             }
-            Err(TrySendError::Disconnected(envelope)) => Err(SendError::Exited(envelope.into_message())),
+            Err(TrySendError::Disconnected(envelope)) => {
+                self.signal.queued.fetch_sub(1, Ordering::Relaxed);
+                Err(SendError::Exited(envelope.into_message()))
+            }
         }
     }
 
@@ -195,6 +204,7 @@ impl<M: Send> LoopHandle<M> {
             return Err(adoption);
         }
         self.signal.handed_over.fetch_add(1, Ordering::Relaxed);
+        self.signal.queued.fetch_add(1, Ordering::Relaxed);
         match self.sender.try_send(Envelope::Adopt(adoption)) {
             Ok(()) => {
                 self.wake_if_asleep();
@@ -202,6 +212,7 @@ impl<M: Send> LoopHandle<M> {
             }
             Err(TrySendError::Full(envelope) | TrySendError::Disconnected(envelope)) => {
                 self.signal.handed_over.fetch_sub(1, Ordering::Relaxed);
+                self.signal.queued.fetch_sub(1, Ordering::Relaxed);
                 match envelope {
                     Envelope::Adopt(adoption) => Err(adoption),
                     Envelope::Message(_) => unreachable!("adopt sends only connections"),
@@ -259,9 +270,6 @@ pub(crate) struct Inbox<M> {
     receiver: Receiver<Envelope<M>>,
     sender: SyncSender<Envelope<M>>,
     signal: Arc<Signal>,
-    /// What [`has_pending`](Inbox::has_pending) took from the queue to see
-    /// it was not empty: delivered first.
-    peeked: Option<Envelope<M>>,
 }
 
 impl<M> fmt::Debug for Inbox<M> {
@@ -281,8 +289,9 @@ impl<M> Inbox<M> {
             exited: AtomicBool::new(false),
             open: AtomicUsize::new(0),
             handed_over: AtomicUsize::new(0),
+            queued: AtomicUsize::new(0),
         };
-        Inbox { receiver, sender, signal: Arc::new(signal), peeked: None }
+        Inbox { receiver, sender, signal: Arc::new(signal) }
     }
 
     pub(crate) fn handle(&self) -> LoopHandle<M> {
@@ -302,15 +311,17 @@ impl<M> Inbox<M> {
 
     /// The next message or connection waiting, if any.
     pub(crate) fn try_next(&mut self) -> Option<Envelope<M>> {
-        self.peeked.take().or_else(|| self.receiver.try_recv().ok())
+        let envelope = self.receiver.try_recv().ok()?;
+        self.signal.queued.fetch_sub(1, Ordering::Relaxed);
+        Some(envelope)
     }
 
-    /// Whether something waits in the queue (without taking it).
-    pub(crate) fn has_pending(&mut self) -> bool {
-        if self.peeked.is_none() {
-            self.peeked = self.receiver.try_recv().ok();
-        }
-        self.peeked.is_some()
+    /// Whether something waits in the queue, or is being put there (then
+    /// the drain may find nothing yet, and the sender wakes the loop once
+    /// it has sent: see [`prepare_to_sleep`](Inbox::prepare_to_sleep)).
+    #[inline]
+    pub(crate) fn has_pending(&self) -> bool {
+        self.signal.queued.load(Ordering::Relaxed) != 0
     }
 
     /// The loop is about to block in `epoll_wait`: from now on senders
