@@ -14,15 +14,18 @@ pub(crate) struct Buffer {
 
 impl Buffer {
     /// Bytes held.
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         self.bytes.len() - self.head
     }
 
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// The bytes held, oldest first.
+    #[inline]
     pub(crate) fn as_slice(&self) -> &[u8] {
         &self.bytes[self.head..]
     }
@@ -86,11 +89,13 @@ impl Buffer {
     }
 
     /// Whether it holds an allocation.
+    #[inline]
     pub(crate) fn has_storage(&self) -> bool {
         self.bytes.capacity() > 0
     }
 
     /// Bytes allocated.
+    #[inline]
     pub(crate) fn capacity(&self) -> usize {
         self.bytes.capacity()
     }

@@ -82,6 +82,7 @@ impl Ctx {
     /// Writes `sent`, a part of the input `id` was just offered, followed by
     /// whatever `id` queued after it, in one write; what the socket does not
     /// take is queued. Nothing is written if `id` is closing at once.
+    #[inline(always)]
     pub(crate) fn write_offered(&mut self, id: ConnId, sent: &[u8]) {
         let conn = &mut self.conns[id];
         if matches!(conn.closing, Closing::Now(_)) {
