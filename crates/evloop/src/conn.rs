@@ -7,6 +7,7 @@ use std::time::Instant;
 use mio::net::TcpStream;
 
 use crate::buffer::Buffer;
+use crate::flags::Flags;
 use crate::output::SpareOutput;
 use crate::timer::Timers;
 use crate::{CloseReason, Origin, Stats, TimerId};
@@ -53,8 +54,14 @@ pub(crate) struct Opened {
 pub(crate) struct Conn {
     pub(crate) stream: TcpStream,
     pub(crate) generation: u32,
-    pub(crate) phase: Phase,
-    pub(crate) closing: Closing,
+    /// Read through `phase()`, written through `set_phase`, which keeps
+    /// the `CONNECTING` and `LINGERING` flags in step.
+    phase: Phase,
+    /// Read through `closing()`, written through `set_closing`, which keeps
+    /// the `CLOSING` flag in step.
+    closing: Closing,
+    /// The yes/no state (`flags.rs`).
+    pub(crate) flags: Flags,
     /// Accepted from which listener, or connected out.
     pub(crate) origin: Origin,
     /// The peer's address, kept so logs and `Ctx::peer_addr` need no
@@ -67,47 +74,16 @@ pub(crate) struct Conn {
     pub(crate) max_output_bytes: usize,
     /// Input `on_data` left unconsumed.
     pub(crate) input: Buffer,
-    /// `on_data` consumed nothing of `input` the last time it was offered:
-    /// offer it again only with more bytes, or once reading resumes.
-    /// Meaningless while `input` is empty (it is set whenever input is kept).
-    pub(crate) input_stalled: bool,
     /// Output not written yet: sends since the last flush, and what the
     /// socket did not take.
     pub(crate) output: Buffer,
-    /// On the loop's list of connections to flush before it polls again.
-    pub(crate) flush_queued: bool,
     /// The turn of the last `write(2)`: one per connection per turn.
     pub(crate) written_turn: u64,
-    /// Readiness seen and not yet drained (edge-triggered: no second edge
-    /// comes until we read to `WouldBlock` or a short read).
-    pub(crate) readable: bool,
-    /// A short read proves nothing now: the peer's FIN or an error was
-    /// signalled (read on to the end of file, or it would never be seen),
-    /// or urgent data was (a read stops short at the urgent mark). Cleared
-    /// by `WouldBlock`.
-    pub(crate) read_until_would_block: bool,
-    /// The socket took the last write whole; false until a writable edge.
-    pub(crate) writable: bool,
-    /// End of file read from the peer.
-    pub(crate) read_closed: bool,
-    /// `shutdown_write` asked for: send FIN once output is flushed.
-    pub(crate) shutdown_pending: bool,
-    /// FIN sent.
-    pub(crate) write_closed: bool,
-    /// The application paused reading.
-    pub(crate) paused_by_app: bool,
-    /// Queued output passed the high watermark.
-    pub(crate) paused_by_output: bool,
-    /// Already waiting on the ready list.
-    pub(crate) on_ready_list: bool,
     /// The turn `read_in_turn` counts for.
     pub(crate) read_turn: u64,
     /// Bytes read from the socket and re-offered in `read_turn`, against
     /// [`Config::read_budget_bytes`](crate::Config::read_budget_bytes).
     pub(crate) read_in_turn: usize,
-    /// The write timeout found no progress, but a probe write was taken:
-    /// one more check decides whether the peer is reading.
-    pub(crate) write_probed: bool,
     /// The read side of the idle clock: the last input, or when reading
     /// last resumed, since paused time does not count.
     pub(crate) last_input: Instant,
@@ -130,27 +106,20 @@ impl Conn {
             generation,
             phase,
             closing: Closing::No,
+            flags: match phase {
+                Phase::Connecting => Flags::CONNECTING,
+                Phase::Open => Flags::WRITABLE,
+                Phase::Lingering => Flags::LINGERING,
+            },
             origin,
             peer,
             max_input_bytes,
             max_output_bytes,
             input: Buffer::default(),
-            input_stalled: false,
             output: Buffer::default(),
-            flush_queued: false,
             written_turn: 0,
-            readable: false,
-            read_until_would_block: false,
-            writable: phase == Phase::Open,
-            read_closed: false,
-            shutdown_pending: false,
-            write_closed: false,
-            paused_by_app: false,
-            paused_by_output: false,
-            on_ready_list: false,
             read_turn: 0,
             read_in_turn: 0,
-            write_probed: false,
             last_input: now,
             last_write_progress: now,
             deadline_timer: None,
@@ -159,35 +128,54 @@ impl Conn {
         }
     }
 
+    /// Where the connection is in its life.
+    #[inline]
+    pub(crate) fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    pub(crate) fn set_phase(&mut self, phase: Phase) {
+        self.phase = phase;
+        self.flags.set(Flags::CONNECTING, phase == Phase::Connecting);
+        self.flags.set(Flags::LINGERING, phase == Phase::Lingering);
+    }
+
+    /// How the connection is to end, if it has been asked to.
+    #[inline]
+    pub(crate) fn closing(&self) -> Closing {
+        self.closing
+    }
+
+    pub(crate) fn set_closing(&mut self, closing: Closing) {
+        self.closing = closing;
+        self.flags.set(Flags::CLOSING, closing != Closing::No);
+    }
+
     /// Whether the application can still see this connection (its id is
     /// not stale yet).
     #[inline]
     pub(crate) fn is_live(&self) -> bool {
-        self.phase != Phase::Lingering
+        !self.flags.any(Flags::LINGERING)
     }
 
     /// Whether input should be taken now: read from the socket or offered
     /// from the buffer.
     #[inline]
     pub(crate) fn wants_read(&self) -> bool {
-        self.phase == Phase::Open
-            && self.closing == Closing::No
-            && !self.read_closed
-            && !self.paused_by_app
-            && !self.paused_by_output
+        !self.flags.any(Flags::NO_READ)
     }
 
     /// Whether buffered input should be offered to `on_data` again without
     /// new bytes: the handler made progress on it last time.
     #[inline]
     pub(crate) fn has_offerable_input(&self) -> bool {
-        !self.input_stalled && !self.input.is_empty()
+        !self.flags.any(Flags::INPUT_STALLED) && !self.input.is_empty()
     }
 
     /// Whether `send` may still add output.
     #[inline]
     pub(crate) fn accepts_output(&self) -> bool {
-        self.closing == Closing::No && !self.shutdown_pending && !self.write_closed && self.is_live()
+        !self.flags.any(Flags::NO_OUTPUT)
     }
 
     /// Bytes of the read budget left in `turn`.
@@ -204,11 +192,11 @@ impl Conn {
     /// Output is one contiguous buffer, so one write says all a `writev`
     /// would. Returns the bytes written.
     pub(crate) fn write_output(&mut self, stats: &mut Stats, now: Instant, turn: u64) -> io::Result<usize> {
-        if !self.writable || self.output.is_empty() {
+        if !self.flags.any(Flags::WRITABLE) || self.output.is_empty() {
             return Ok(0);
         }
         self.written_turn = turn;
-        let n = write_nonblocking(&mut self.stream, &mut self.writable, self.output.as_slice(), &[], stats)?;
+        let n = write_nonblocking(&mut self.stream, &mut self.flags, self.output.as_slice(), &[], stats)?;
         if n > 0 {
             self.wrote_at(now);
             self.output.consume_keeping(n);
@@ -221,7 +209,7 @@ impl Conn {
     #[inline]
     pub(crate) fn wrote_at(&mut self, now: Instant) {
         self.last_write_progress = now;
-        self.write_probed = false;
+        self.flags.remove(Flags::WRITE_PROBED);
     }
 
     /// Output begins to wait in the (empty) queue at `now`: the write
@@ -243,7 +231,7 @@ impl Conn {
     /// or close waiting for the flush.
     #[inline]
     pub(crate) fn settled_after_write(&self) -> bool {
-        !self.output.has_storage() && !self.paused_by_output && !self.shutdown_pending && self.closing == Closing::No
+        !self.output.has_storage() && !self.flags.any(Flags::WAITING_ON_FLUSH)
     }
 
     /// Cancels every timer of this connection: the loop's and the
@@ -263,12 +251,12 @@ impl Conn {
 }
 
 /// One `write(2)` of `first` then `second` (`writev(2)` if both hold
-/// bytes). A short write means the send buffer is full, so `writable` drops
+/// bytes). A short write means the send buffer is full, so `WRITABLE` drops
 /// until the next writable edge and no second call is wasted on `EAGAIN`.
 #[inline]
 pub(crate) fn write_nonblocking(
     stream: &mut TcpStream,
-    writable: &mut bool,
+    flags: &mut Flags,
     first: &[u8],
     second: &[u8],
     stats: &mut Stats,
@@ -283,14 +271,14 @@ pub(crate) fn write_nonblocking(
         Ok(n) => {
             stats.bytes_out += n as u64;
             if n < first.len() + second.len() {
-                *writable = false;
+                flags.remove(Flags::WRITABLE);
             }
             Ok(n)
         }
         // A nonblocking socket is not interrupted by signals; should it ever
         // be, treat the socket as full and wait for the writable edge.
         Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {
-            *writable = false;
+            flags.remove(Flags::WRITABLE);
             Ok(0)
         }
         Err(e) => Err(e),

@@ -186,12 +186,16 @@ mod tests {
 
     /// An idle connection costs its slot and nothing else, so the slot's
     /// size is the per-connection memory floor (RSS per idle connection in
-    /// the benchmark follows it: 287 B with 296-byte slots).
+    /// the benchmark follows it: 287 B with 296-byte slots). Its twelve
+    /// yes/no fields as bits in one word took it from 264 to 256 bytes in
+    /// a release build: four cache lines. (A debug build's is 16 bytes
+    /// larger: mio's stream carries a selector id under `debug_assertions`.)
     #[test]
     #[cfg(target_pointer_width = "64")]
-    fn a_slot_stays_within_280_bytes() {
-        let size = std::mem::size_of::<Slot>();
-        assert!(size <= 280, "a connection slot grew to {size} bytes");
+    fn a_slot_stays_within_256_bytes() {
+        let mio_debug_field = if cfg!(debug_assertions) { 16 } else { 0 };
+        let size = std::mem::size_of::<Slot>() - mio_debug_field;
+        assert!(size <= 256, "a connection slot grew to {size} bytes (release layout)");
     }
 
     #[test]

@@ -13,6 +13,7 @@ use mio::Poll;
 
 use crate::conn::{Closing, Conn, Phase};
 use crate::conns::Conns;
+use crate::flags::Flags;
 use crate::listener::Listeners;
 use crate::offer::Offer;
 use crate::output::SpareOutput;
@@ -192,7 +193,7 @@ impl Ctx {
     /// `on_open`.
     pub fn close(&mut self, id: ConnId) -> bool {
         match self.live_conn(id) {
-            Some(conn) if conn.closing == Closing::No => {
+            Some(conn) if conn.closing() == Closing::No => {
                 self.close_with(id, Closing::AfterFlush(CloseReason::App));
                 true
             }
@@ -218,11 +219,11 @@ impl Ctx {
     /// closing.
     pub fn shutdown_write(&mut self, id: ConnId) -> bool {
         let Some(conn) = self.conns.get_mut(id).filter(|conn| conn.is_live()) else { return false };
-        if conn.closing != Closing::No {
+        if conn.closing() != Closing::No {
             return false;
         }
-        conn.shutdown_pending = true;
-        if conn.phase == Phase::Open && self.offer.queued(id, conn) == 0 {
+        conn.flags.insert(Flags::SHUTDOWN_PENDING);
+        if conn.phase() == Phase::Open && self.offer.queued(id, conn) == 0 {
             self.finish_shutdown_write(id);
         }
         true
@@ -235,7 +236,7 @@ impl Ctx {
     /// [`Config::idle_timeout`]. Returns `false` if `id` is stale.
     pub fn pause_read(&mut self, id: ConnId) -> bool {
         let Some(conn) = self.live_conn(id) else { return false };
-        conn.paused_by_app = true;
+        conn.flags.insert(Flags::PAUSED_BY_APP);
         true
     }
 
@@ -246,11 +247,10 @@ impl Ctx {
     pub fn resume_read(&mut self, id: ConnId) -> bool {
         let now = self.now;
         let Some(conn) = self.live_conn(id) else { return false };
-        if conn.paused_by_app {
+        if conn.flags.any(Flags::PAUSED_BY_APP) {
             conn.last_input = now;
         }
-        conn.paused_by_app = false;
-        conn.input_stalled = false;
+        conn.flags.remove(Flags::PAUSED_BY_APP.union(Flags::INPUT_STALLED));
         self.schedule_read(id);
         true
     }
@@ -293,7 +293,7 @@ impl Ctx {
     /// after `after`, and is cancelled if the connection closes first.
     /// Returns `None` if `id` is stale or not open yet (still connecting).
     pub fn set_conn_timer(&mut self, id: ConnId, after: Duration, key: u64) -> Option<TimerId> {
-        if self.live_conn(id)?.phase != Phase::Open {
+        if self.live_conn(id)?.phase() != Phase::Open {
             return None;
         }
         Some(self.insert_conn_timer(id, after, key))
@@ -323,7 +323,7 @@ impl Ctx {
     /// Whether `id` is a connection that is open (or connecting) and not
     /// yet asked to close.
     pub fn is_open(&self, id: ConnId) -> bool {
-        self.conns.get(id).is_some_and(|conn| conn.is_live() && conn.closing == Closing::No)
+        self.conns.get(id).is_some_and(|conn| conn.is_live() && conn.closing() == Closing::No)
     }
 
     /// Bytes queued for `id` and not yet taken by the socket, or `None` if

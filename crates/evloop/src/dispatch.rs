@@ -18,6 +18,7 @@ use crate::buffer::Buffer;
 use crate::conn::{Closing, Phase};
 use crate::ctx::Ready;
 use crate::event_loop::state_of;
+use crate::flags::Flags;
 use crate::panic_guard::guard;
 use crate::{AfterEof, CloseReason, ConnId, Ctx, EventLoop, Handler};
 
@@ -30,7 +31,7 @@ impl<H: Handler> EventLoop<H> {
             return;
         };
         let failed = event.is_error() || event.is_read_closed() || event.is_write_closed();
-        match conn.phase {
+        match conn.phase() {
             Phase::Connecting => {
                 if event.is_writable() || failed {
                     self.finish_connect(id, event);
@@ -38,7 +39,7 @@ impl<H: Handler> EventLoop<H> {
                 return;
             }
             Phase::Lingering => {
-                conn.readable = true;
+                conn.flags.insert(Flags::READABLE);
                 self.linger_read(id);
                 return;
             }
@@ -55,19 +56,21 @@ impl<H: Handler> EventLoop<H> {
             }
         }
         if event.is_readable() || failed || event.is_priority() {
-            conn.readable = true;
+            conn.flags.insert(Flags::READABLE);
             // After a FIN or an error, a short read no longer proves the
             // socket drained: read on to the end of file or the error. Nor
             // with urgent data pending, where a read stops short at the
             // urgent mark with ordinary bytes still behind it.
-            conn.read_until_would_block |= failed || event.is_priority();
+            if failed || event.is_priority() {
+                conn.flags.insert(Flags::READ_UNTIL_WOULD_BLOCK);
+            }
         }
         if event.is_writable() || failed {
-            conn.writable = true;
+            conn.flags.insert(Flags::WRITABLE);
             // Epoll reports a writable socket in every event for it, so
             // this is the common case: nothing queued. Output gathered this
             // turn is written by the end-of-turn flush, once.
-            if !conn.output.is_empty() && !conn.flush_queued {
+            if !conn.output.is_empty() && !conn.flags.any(Flags::FLUSH_QUEUED) {
                 self.cx.write_out(id);
             }
         }
@@ -78,8 +81,8 @@ impl<H: Handler> EventLoop<H> {
     /// lingering one, drain it.
     pub(crate) fn serve_ready_conn(&mut self, id: ConnId) {
         let Some(conn) = self.cx.conns.get_mut(id) else { return };
-        conn.on_ready_list = false;
-        if conn.phase == Phase::Lingering {
+        conn.flags.remove(Flags::ON_READY_LIST);
+        if conn.phase() == Phase::Lingering {
             self.linger_read(id);
         } else {
             self.read_from(id);
@@ -102,7 +105,7 @@ impl<H: Handler> EventLoop<H> {
                 return;
             }
             let offer = conn.has_offerable_input();
-            if !offer && !conn.readable {
+            if !offer && !conn.flags.any(Flags::READABLE) {
                 return;
             }
             if conn.read_budget_left(turn, budget) == 0 {
@@ -120,7 +123,7 @@ impl<H: Handler> EventLoop<H> {
             cx.stats.read_calls += 1;
             match result {
                 Ok(0) => {
-                    conn.readable = false;
+                    conn.flags.remove(Flags::READABLE);
                     self.on_eof(id);
                     return;
                 }
@@ -128,9 +131,9 @@ impl<H: Handler> EventLoop<H> {
                     cx.stats.bytes_in += n as u64;
                     conn.last_input = cx.now;
                     conn.read_in_turn += n;
-                    let drained = n < scratch.len() && !conn.read_until_would_block;
+                    let drained = n < scratch.len() && !conn.flags.any(Flags::READ_UNTIL_WOULD_BLOCK);
                     if drained {
-                        conn.readable = false;
+                        conn.flags.remove(Flags::READABLE);
                     }
                     if !conn.input.is_empty() {
                         self.deliver(id, n);
@@ -141,8 +144,7 @@ impl<H: Handler> EventLoop<H> {
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    conn.readable = false;
-                    conn.read_until_would_block = false;
+                    conn.flags.remove(Flags::READABLE.union(Flags::READ_UNTIL_WOULD_BLOCK));
                     return;
                 }
                 // Not expected on a nonblocking socket; try again next turn.
@@ -152,7 +154,7 @@ impl<H: Handler> EventLoop<H> {
                 }
                 Err(e) => {
                     debug!("connection {id} with {}: read failed: {e}", conn.peer);
-                    conn.readable = false;
+                    conn.flags.remove(Flags::READABLE);
                     cx.close_with(id, Closing::Now(CloseReason::from_io_error(&e)));
                     return;
                 }
@@ -218,12 +220,12 @@ impl<H: Handler> EventLoop<H> {
     /// writing, it closes once its output is flushed.
     fn on_eof(&mut self, id: ConnId) {
         let conn = &mut self.cx.conns[id];
-        conn.read_closed = true;
+        conn.flags.insert(Flags::READ_CLOSED);
         let unconsumed = std::mem::take(&mut conn.input);
         let EventLoop { cx, handler, states, .. } = self;
         let state = state_of(states, id);
         let after = guard(cx.config.panic_policy, "on_eof", || handler.on_eof(cx, id, state, unconsumed.as_slice()));
-        let write_closed = self.cx.conns[id].write_closed;
+        let write_closed = self.cx.conns[id].flags.any(Flags::WRITE_CLOSED);
         match after {
             None => self.cx.close_with(id, Closing::Now(CloseReason::Panic)),
             Some(_) if write_closed => self.cx.close_with(id, Closing::Now(CloseReason::PeerClosed)),
@@ -235,7 +237,7 @@ impl<H: Handler> EventLoop<H> {
     /// Calls `on_drain` for a connection that fell below the low watermark.
     pub(crate) fn fire_drain(&mut self, id: ConnId) {
         match self.cx.live_conn(id) {
-            Some(conn) if conn.closing == Closing::No => {}
+            Some(conn) if conn.closing() == Closing::No => {}
             _ => return,
         }
         let EventLoop { cx, handler, states, .. } = self;
@@ -257,7 +259,7 @@ impl Ctx {
             return;
         };
         let conn = &mut self.conns[id];
-        conn.input_stalled = consumed == 0;
+        conn.flags.set(Flags::INPUT_STALLED, consumed == 0);
         if input.len() > conn.max_input_bytes {
             info!(
                 "connection {id} with {}: {} bytes of unconsumed input, over its limit of {}: closing",
@@ -275,8 +277,8 @@ impl Ctx {
     /// unless it is there already.
     pub(crate) fn push_ready_conn(&mut self, id: ConnId) {
         let conn = &mut self.conns[id];
-        if !conn.on_ready_list {
-            conn.on_ready_list = true;
+        if !conn.flags.any(Flags::ON_READY_LIST) {
+            conn.flags.insert(Flags::ON_READY_LIST);
             self.ready.push_back(Ready::Conn(id));
         }
     }
@@ -286,7 +288,7 @@ impl Ctx {
     /// input may now make progress.
     pub(crate) fn schedule_read(&mut self, id: ConnId) {
         let conn = &self.conns[id];
-        if conn.wants_read() && (conn.readable || conn.has_offerable_input()) {
+        if conn.wants_read() && (conn.flags.any(Flags::READABLE) || conn.has_offerable_input()) {
             self.push_ready_conn(id);
         }
     }

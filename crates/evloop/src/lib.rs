@@ -167,6 +167,7 @@ mod conns;
 mod ctx;
 mod dispatch;
 mod event_loop;
+mod flags;
 mod group;
 mod handle;
 mod handler;

@@ -13,6 +13,7 @@ use mio::Interest;
 
 use crate::conn::{is_abortive, Closing, Conn, Opened, Phase};
 use crate::ctx::RunState;
+use crate::flags::Flags;
 use crate::panic_guard::guard;
 use crate::timer::{deadline_after, TimerKind};
 use crate::{CloseReason, ConnId, Ctx, EventLoop, Handler, Origin};
@@ -56,9 +57,9 @@ impl Ctx {
     /// except that closing now overrides closing after a flush.
     pub(crate) fn close_with(&mut self, id: ConnId, how: Closing) {
         let conn = &mut self.conns[id];
-        let upgrade = matches!((conn.closing, how), (Closing::No, _) | (Closing::AfterFlush(_), Closing::Now(_)));
+        let upgrade = matches!((conn.closing(), how), (Closing::No, _) | (Closing::AfterFlush(_), Closing::Now(_)));
         if upgrade {
-            conn.closing = how;
+            conn.set_closing(how);
             self.closing.push(id);
         }
     }
@@ -118,13 +119,13 @@ impl<H: Handler> EventLoop<H> {
         if let Some(timer) = conn.deadline_timer.take() {
             self.cx.timers.cancel(timer);
         }
-        conn.phase = Phase::Open;
-        conn.writable = true;
+        conn.set_phase(Phase::Open);
+        conn.flags.insert(Flags::WRITABLE);
         // The peer may already have sent data and FIN: this edge is the only
         // one announcing them, so read on to the end as `conn_event` does.
         let peer_closed = event.is_error() || event.is_read_closed() || event.is_write_closed();
-        conn.readable = event.is_readable() || peer_closed;
-        conn.read_until_would_block = peer_closed;
+        conn.flags.set(Flags::READABLE, event.is_readable() || peer_closed);
+        conn.flags.set(Flags::READ_UNTIL_WOULD_BLOCK, peer_closed);
         if self.cx.config.tcp_nodelay {
             if let Err(e) = conn.stream.set_nodelay(true) {
                 debug!("TCP_NODELAY on a connected socket: {e}");
@@ -139,7 +140,7 @@ impl<H: Handler> EventLoop<H> {
         }
         // A `shutdown_write` asked for while connecting with nothing queued
         // has no flush to follow up on it: send the FIN now.
-        if self.cx.live_conn(id).is_some_and(|c| c.shutdown_pending && c.output.is_empty()) {
+        if self.cx.live_conn(id).is_some_and(|c| c.flags.any(Flags::SHUTDOWN_PENDING) && c.output.is_empty()) {
             self.cx.finish_shutdown_write(id);
         }
         self.read_from(id);
@@ -166,12 +167,14 @@ impl<H: Handler> EventLoop<H> {
         let may_linger = self.cx.config.linger_timeout > Duration::ZERO;
         let draining = self.cx.run_state == RunState::Draining;
         let Some(conn) = self.cx.live_conn(id) else { return };
-        let (reason, graceful) = match conn.closing {
+        let (reason, graceful) = match conn.closing() {
             Closing::Now(reason) => (reason, !is_abortive(reason) && conn.output.is_empty()),
-            Closing::AfterFlush(reason) if conn.output.is_empty() || conn.phase == Phase::Connecting => (reason, true),
+            Closing::AfterFlush(reason) if conn.output.is_empty() || conn.phase() == Phase::Connecting => {
+                (reason, true)
+            }
             _ => return,
         };
-        if conn.phase == Phase::Connecting {
+        if conn.phase() == Phase::Connecting {
             // Every connect ends in exactly one of `on_open` and
             // `on_connect_failed`, even one the application gave up on.
             let kind = match reason {
@@ -185,12 +188,12 @@ impl<H: Handler> EventLoop<H> {
         // read yet (nginx's `lingering_close on` rule), so that idle peers
         // do not hold the exit for the linger time; an application's close
         // always lingers.
-        let peer_may_send = !draining || conn.readable || !conn.input.is_empty();
+        let peer_may_send = !draining || conn.flags.any(Flags::READABLE) || !conn.input.is_empty();
         let linger = graceful
             && may_linger
             && peer_may_send
-            && matches!(conn.closing, Closing::AfterFlush(_))
-            && !conn.read_closed;
+            && matches!(conn.closing(), Closing::AfterFlush(_))
+            && !conn.flags.any(Flags::READ_CLOSED);
         let peer = conn.peer;
         self.cx.stats.count_close(reason);
         match reason {
@@ -231,7 +234,7 @@ impl<H: Handler> EventLoop<H> {
     /// connection flushes and closes with [`CloseReason::Shutdown`].
     pub(crate) fn shut_down_conn(&mut self, id: ConnId) {
         let Some(conn) = self.cx.live_conn(id) else { return };
-        if conn.phase == Phase::Connecting {
+        if conn.phase() == Phase::Connecting {
             let error = io::Error::new(io::ErrorKind::ConnectionAborted, "the event loop stopped");
             self.fail_connect(id, error);
         } else {
@@ -244,7 +247,7 @@ impl<H: Handler> EventLoop<H> {
     pub(crate) fn close_all(&mut self, reason: CloseReason) {
         for id in self.cx.conns.ids() {
             let Some(conn) = self.cx.conns.get_mut(id) else { continue };
-            match conn.phase {
+            match conn.phase() {
                 Phase::Lingering => {
                     drop(self.remove_conn(id));
                     continue;
@@ -255,13 +258,13 @@ impl<H: Handler> EventLoop<H> {
                 }
                 Phase::Open => {}
             }
-            let how = match conn.closing {
+            let how = match conn.closing() {
                 Closing::Now(earlier) | Closing::AfterFlush(earlier) if earlier != CloseReason::Shutdown => {
                     Closing::Now(earlier)
                 }
                 _ => Closing::Now(reason),
             };
-            conn.closing = Closing::No;
+            conn.set_closing(Closing::No);
             self.cx.close_with(id, how);
         }
         self.after_dispatch();

@@ -15,6 +15,7 @@ use std::io::{self, Read};
 use log::trace;
 
 use crate::conn::Phase;
+use crate::flags::Flags;
 use crate::timer::{deadline_after, TimerKind};
 use crate::{ConnId, Ctx, EventLoop, Handler};
 
@@ -27,11 +28,11 @@ impl<H: Handler> EventLoop<H> {
         let Ctx { conns, timers, .. } = &mut self.cx;
         let conn = &mut conns[id];
         conn.cancel_timers(timers);
-        conn.phase = Phase::Lingering;
+        conn.set_phase(Phase::Lingering);
         conn.input = Default::default();
         conn.output = Default::default();
-        if !conn.write_closed {
-            conn.write_closed = true;
+        if !conn.flags.any(Flags::WRITE_CLOSED) {
+            conn.flags.insert(Flags::WRITE_CLOSED);
             if let Err(e) = conn.stream.shutdown(std::net::Shutdown::Write) {
                 trace!("{id}: shutdown before lingering: {e}");
             }
@@ -47,7 +48,7 @@ impl<H: Handler> EventLoop<H> {
         let turn = self.cx.turn;
         loop {
             let Some(conn) = self.cx.conns.get_mut(id) else { return };
-            if !conn.readable {
+            if !conn.flags.any(Flags::READABLE) {
                 return;
             }
             if conn.read_budget_left(turn, budget) == 0 {
@@ -62,7 +63,7 @@ impl<H: Handler> EventLoop<H> {
                     conn.read_in_turn += n;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    conn.readable = false;
+                    conn.flags.remove(Flags::READABLE);
                     return;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -76,7 +77,7 @@ impl<H: Handler> EventLoop<H> {
     /// The linger deadline passed: close the socket whatever the peer does.
     pub(crate) fn end_linger(&mut self, id: ConnId) {
         if let Some(conn) = self.cx.conns.get_mut(id) {
-            if conn.phase == Phase::Lingering {
+            if conn.phase() == Phase::Lingering {
                 conn.deadline_timer = None;
                 trace!("{id}: linger timed out");
                 drop(self.remove_conn(id));

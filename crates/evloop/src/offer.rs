@@ -20,6 +20,7 @@ use std::ops::Range;
 use log::debug;
 
 use crate::conn::{write_nonblocking, Closing, Conn};
+use crate::flags::Flags;
 use crate::{CloseReason, ConnId, Ctx};
 
 /// The input `on_data` is looking at, while it runs, and the part of it
@@ -85,12 +86,12 @@ impl Ctx {
     #[inline(always)]
     pub(crate) fn write_offered(&mut self, id: ConnId, sent: &[u8]) {
         let conn = &mut self.conns[id];
-        if matches!(conn.closing, Closing::Now(_)) {
+        if matches!(conn.closing(), Closing::Now(_)) {
             return;
         }
-        let written = if conn.writable {
+        let written = if conn.flags.any(Flags::WRITABLE) {
             conn.written_turn = self.turn;
-            write_nonblocking(&mut conn.stream, &mut conn.writable, sent, conn.output.as_slice(), &mut self.stats)
+            write_nonblocking(&mut conn.stream, &mut conn.flags, sent, conn.output.as_slice(), &mut self.stats)
         } else {
             Ok(0)
         };
@@ -134,7 +135,7 @@ impl Ctx {
             conn.output.consume_keeping(n - sent.len());
         }
         if conn.output.len() > self.config.high_watermark {
-            conn.paused_by_output = true;
+            conn.flags.insert(Flags::PAUSED_BY_OUTPUT);
         }
         self.after_write(id);
     }

@@ -8,6 +8,7 @@ use log::{debug, info};
 
 use crate::buffer::Buffer;
 use crate::conn::{Closing, Phase};
+use crate::flags::Flags;
 use crate::timer::{deadline_after, TimerKind};
 use crate::{CloseReason, ConnId, Ctx};
 
@@ -32,10 +33,10 @@ impl Ctx {
         }
         conn.output.extend(data);
         if queued > high_watermark {
-            conn.paused_by_output = true;
+            conn.flags.insert(Flags::PAUSED_BY_OUTPUT);
         }
-        if !conn.flush_queued {
-            conn.flush_queued = true;
+        if !conn.flags.any(Flags::FLUSH_QUEUED) {
+            conn.flags.insert(Flags::FLUSH_QUEUED);
             self.flush_queue.push(id);
         }
         true
@@ -50,12 +51,12 @@ impl Ctx {
         let mut queue = std::mem::take(&mut self.flush_queue);
         for &id in &queue {
             let Some(conn) = self.conns.get_mut(id) else { continue };
-            if conn.phase == Phase::Open && conn.written_turn == self.turn && !conn.output.is_empty() {
+            if conn.phase() == Phase::Open && conn.written_turn == self.turn && !conn.output.is_empty() {
                 self.flush_queue.push(id);
                 continue;
             }
-            conn.flush_queued = false;
-            if conn.phase == Phase::Open {
+            conn.flags.remove(Flags::FLUSH_QUEUED);
+            if conn.phase() == Phase::Open {
                 self.write_out(id);
             }
         }
@@ -70,7 +71,7 @@ impl Ctx {
     pub(crate) fn write_out(&mut self, id: ConnId) {
         let now = self.now;
         let conn = &mut self.conns[id];
-        if matches!(conn.closing, Closing::Now(_)) {
+        if matches!(conn.closing(), Closing::Now(_)) {
             return;
         }
         match conn.write_output(&mut self.stats, now, self.turn) {
@@ -107,10 +108,10 @@ impl Ctx {
                 conn.write_timer = Some(self.timers.insert(deadline, TimerKind::Write(id)));
             }
         }
-        if conn.paused_by_output && conn.output.len() <= low_watermark {
-            conn.paused_by_output = false;
+        if conn.flags.any(Flags::PAUSED_BY_OUTPUT) && conn.output.len() <= low_watermark {
+            conn.flags.remove(Flags::PAUSED_BY_OUTPUT);
             conn.last_input = self.now;
-            conn.input_stalled = false;
+            conn.flags.remove(Flags::INPUT_STALLED);
             self.drained.push(id);
             self.schedule_read(id);
         }
@@ -118,10 +119,10 @@ impl Ctx {
         if !conn.output.is_empty() {
             return;
         }
-        if conn.shutdown_pending {
+        if conn.flags.any(Flags::SHUTDOWN_PENDING) {
             self.finish_shutdown_write(id);
         }
-        if matches!(self.conns[id].closing, Closing::AfterFlush(_)) {
+        if matches!(self.conns[id].closing(), Closing::AfterFlush(_)) {
             self.closing.push(id);
         }
     }
@@ -129,13 +130,13 @@ impl Ctx {
     /// Sends the FIN a `shutdown_write` asked for, now that output is flushed.
     pub(crate) fn finish_shutdown_write(&mut self, id: ConnId) {
         let conn = &mut self.conns[id];
-        conn.shutdown_pending = false;
-        if conn.write_closed {
+        conn.flags.remove(Flags::SHUTDOWN_PENDING);
+        if conn.flags.any(Flags::WRITE_CLOSED) {
             return;
         }
-        conn.write_closed = true;
+        conn.flags.insert(Flags::WRITE_CLOSED);
         match conn.stream.shutdown(std::net::Shutdown::Write) {
-            Ok(()) if conn.read_closed => self.close_with(id, Closing::Now(CloseReason::PeerClosed)),
+            Ok(()) if conn.flags.any(Flags::READ_CLOSED) => self.close_with(id, Closing::Now(CloseReason::PeerClosed)),
             Ok(()) => {}
             Err(e) => self.close_with(id, Closing::Now(CloseReason::from_io_error(&e))),
         }

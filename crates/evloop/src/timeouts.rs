@@ -14,6 +14,7 @@ use log::debug;
 use crate::conn::{Closing, Phase};
 use crate::ctx::RunState;
 use crate::event_loop::state_of;
+use crate::flags::Flags;
 use crate::panic_guard::guard;
 use crate::timer::{deadline_after, TimerKind};
 use crate::{CloseReason, ConnId, Ctx, EventLoop, Handler, TimerId};
@@ -38,7 +39,7 @@ impl<H: Handler> EventLoop<H> {
         // Paused time does not count: look again an idle timeout from now
         // (resuming restarts the clock, so the pause is never held against
         // the peer).
-        let paused = conn.paused_by_app || conn.paused_by_output;
+        let paused = conn.flags.any(Flags::PAUSED_BY_APP.union(Flags::PAUSED_BY_OUTPUT));
         let quiet_until = deadline_after(if paused { now } else { conn.last_progress() }, idle);
         if now >= quiet_until {
             debug!("connection {id} with {}: no progress either way for {idle:?}", conn.peer);
@@ -70,7 +71,7 @@ impl<H: Handler> EventLoop<H> {
         if conn.output.is_empty() {
             return;
         }
-        if conn.phase == Phase::Connecting {
+        if conn.phase() == Phase::Connecting {
             // Output queued on a pending connect cannot progress yet; that
             // wait is the connect timeout's to judge (closing here would
             // drop the connect without `on_connect_failed`), so the stall
@@ -80,9 +81,9 @@ impl<H: Handler> EventLoop<H> {
         let mut stalled_at = deadline_after(conn.last_write_progress, timeout);
         if now >= stalled_at {
             let stamp = conn.last_write_progress;
-            let probed_before = conn.write_probed;
+            let probed_before = conn.flags.any(Flags::WRITE_PROBED);
             let queued = conn.output.len();
-            conn.writable = true;
+            conn.flags.insert(Flags::WRITABLE);
             self.cx.write_out(id);
             let Some(conn) = self.cx.live_conn(id) else { return };
             let took = conn.output.len() < queued;
@@ -91,7 +92,7 @@ impl<H: Handler> EventLoop<H> {
                 conn.wrote_at(now);
                 stalled_at = deadline_after(now, timeout);
             } else if took {
-                conn.write_probed = true;
+                conn.flags.insert(Flags::WRITE_PROBED);
                 stalled_at = deadline_after(now, (timeout / 10).max(Duration::from_millis(1)));
             } else if !conn.output.is_empty() {
                 debug!(
@@ -117,7 +118,7 @@ impl<H: Handler> EventLoop<H> {
     pub(crate) fn check_connect_timeout(&mut self, id: ConnId) {
         let timeout = self.cx.config.connect_timeout;
         let Some(conn) = self.cx.live_conn(id) else { return };
-        if conn.phase != Phase::Connecting {
+        if conn.phase() != Phase::Connecting {
             return;
         }
         conn.deadline_timer = None;
