@@ -186,7 +186,7 @@ mod tests {
 
     /// An idle connection costs its slot and nothing else, so the slot's
     /// size is the per-connection memory floor (RSS per idle connection in
-    /// the benchmark follows it: 287 B with 296-byte slots). Its twelve
+    /// the benchmark follows it: 263 B with 256-byte slots). Its twelve
     /// yes/no fields as bits in one word took it from 264 to 256 bytes in
     /// a release build: four cache lines. (A debug build's is 16 bytes
     /// larger: mio's stream carries a selector id under `debug_assertions`.)
