@@ -26,9 +26,10 @@ struct Signal {
     /// balances on.
     open: AtomicUsize,
     handed_over: AtomicUsize,
-    /// Envelopes in the queue, or about to be (counted before the send,
-    /// uncounted if it fails): what the loop looks at every turn, one load
-    /// where a `try_recv` cost a hundred instructions.
+    /// Envelopes sent, or being sent, and not yet taken by the loop
+    /// (counted before the send, uncounted if it fails): while it is zero
+    /// the loop's every-turn look at its queue is this one load, where a
+    /// `try_recv` cost a hundred instructions.
     queued: AtomicUsize,
 }
 
@@ -270,6 +271,9 @@ pub(crate) struct Inbox<M> {
     receiver: Receiver<Envelope<M>>,
     sender: SyncSender<Envelope<M>>,
     signal: Arc<Signal>,
+    /// What [`has_pending`](Inbox::has_pending) took from the queue to see
+    /// it was not empty: delivered first.
+    peeked: Option<Envelope<M>>,
 }
 
 impl<M> fmt::Debug for Inbox<M> {
@@ -291,7 +295,7 @@ impl<M> Inbox<M> {
             handed_over: AtomicUsize::new(0),
             queued: AtomicUsize::new(0),
         };
-        Inbox { receiver, sender, signal: Arc::new(signal) }
+        Inbox { receiver, sender, signal: Arc::new(signal), peeked: None }
     }
 
     pub(crate) fn handle(&self) -> LoopHandle<M> {
@@ -311,17 +315,29 @@ impl<M> Inbox<M> {
 
     /// The next message or connection waiting, if any.
     pub(crate) fn try_next(&mut self) -> Option<Envelope<M>> {
-        let envelope = self.receiver.try_recv().ok()?;
+        let envelope = self.peeked.take().or_else(|| self.receiver.try_recv().ok())?;
         self.signal.queued.fetch_sub(1, Ordering::Relaxed);
         Some(envelope)
     }
 
-    /// Whether something waits in the queue, or is being put there (then
-    /// the drain may find nothing yet, and the sender wakes the loop once
-    /// it has sent: see [`prepare_to_sleep`](Inbox::prepare_to_sleep)).
+    /// Whether something waits in the queue (without taking it). Looks in
+    /// the queue only when the count says something was sent: a count
+    /// raised by a send still in progress finds nothing there, and is not
+    /// taken for a message, so the loop does not spin waiting for it (the
+    /// sender wakes the loop once it has sent, if it sleeps).
+    ///
+    /// Before sleeping this is the second half of the handshake in
+    /// [`prepare_to_sleep`](Inbox::prepare_to_sleep): a sender raises the
+    /// count before its send and looks at `asleep` after it, with a fence
+    /// between; the loop sets `asleep`, fences, then reads the count and the
+    /// queue. Either the loop sees the message, or the sender sees it
+    /// asleep and wakes it.
     #[inline]
-    pub(crate) fn has_pending(&self) -> bool {
-        self.signal.queued.load(Ordering::Relaxed) != 0
+    pub(crate) fn has_pending(&mut self) -> bool {
+        if self.peeked.is_none() && self.signal.queued.load(Ordering::Relaxed) != 0 {
+            self.peeked = self.receiver.try_recv().ok();
+        }
+        self.peeked.is_some()
     }
 
     /// The loop is about to block in `epoll_wait`: from now on senders
