@@ -101,16 +101,12 @@ pub(crate) struct Conn {
 impl Conn {
     pub(crate) fn new(stream: TcpStream, generation: u32, phase: Phase, opened: Opened) -> Conn {
         let Opened { origin, peer, now, max_input_bytes, max_output_bytes } = opened;
-        Conn {
+        let mut conn = Conn {
             stream,
             generation,
             phase,
             closing: Closing::No,
-            flags: match phase {
-                Phase::Connecting => Flags::CONNECTING,
-                Phase::Open => Flags::WRITABLE,
-                Phase::Lingering => Flags::LINGERING,
-            },
+            flags: Flags::default(),
             origin,
             peer,
             max_input_bytes,
@@ -125,7 +121,11 @@ impl Conn {
             deadline_timer: None,
             write_timer: None,
             app_timers: Vec::new(),
-        }
+        };
+        // The phase's own bits, from the one place that sets them.
+        conn.set_phase(phase);
+        conn.flags.set(Flags::WRITABLE, phase == Phase::Open);
+        conn
     }
 
     /// Where the connection is in its life.
