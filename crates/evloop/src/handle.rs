@@ -180,23 +180,30 @@ impl<M: Send> LoopHandle<M> {
         if self.signal.exited.load(Ordering::Acquire) {
             return Err(SendError::Exited(message));
         }
-        self.signal.queued.fetch_add(1, Ordering::Relaxed);
-        match self.sender.try_send(Envelope::Message(message)) {
+        match self.enqueue(Envelope::Message(message)) {
             Ok(()) => {
                 self.wake_if_asleep();
                 Ok(())
             }
             Err(TrySendError::Full(envelope)) => {
-                self.signal.queued.fetch_sub(1, Ordering::Relaxed);
                 // A loop about to sleep sees its full queue and does not.
                 self.wake_if_asleep();
                 Err(SendError::Full(envelope.into_message()))
             }
-            Err(TrySendError::Disconnected(envelope)) => {
-                self.signal.queued.fetch_sub(1, Ordering::Relaxed);
-                Err(SendError::Exited(envelope.into_message()))
-            }
+            Err(TrySendError::Disconnected(envelope)) => Err(SendError::Exited(envelope.into_message())),
         }
+    }
+
+    /// Puts `envelope` in the loop's queue, counted in `queued` before the
+    /// send (so the loop, reading the count after its fence, cannot miss
+    /// it: see `Inbox::has_pending`) and uncounted if the send fails.
+    fn enqueue(&self, envelope: Envelope<M>) -> Result<(), TrySendError<Envelope<M>>> {
+        self.signal.queued.fetch_add(1, Ordering::Relaxed);
+        let sent = self.sender.try_send(envelope);
+        if sent.is_err() {
+            self.signal.queued.fetch_sub(1, Ordering::Relaxed);
+        }
+        sent
     }
 
     /// Hands an accepted connection to the loop (a group's acceptor).
@@ -205,15 +212,13 @@ impl<M: Send> LoopHandle<M> {
             return Err(adoption);
         }
         self.signal.handed_over.fetch_add(1, Ordering::Relaxed);
-        self.signal.queued.fetch_add(1, Ordering::Relaxed);
-        match self.sender.try_send(Envelope::Adopt(adoption)) {
+        match self.enqueue(Envelope::Adopt(adoption)) {
             Ok(()) => {
                 self.wake_if_asleep();
                 Ok(())
             }
             Err(TrySendError::Full(envelope) | TrySendError::Disconnected(envelope)) => {
                 self.signal.handed_over.fetch_sub(1, Ordering::Relaxed);
-                self.signal.queued.fetch_sub(1, Ordering::Relaxed);
                 match envelope {
                     Envelope::Adopt(adoption) => Err(adoption),
                     Envelope::Message(_) => unreachable!("adopt sends only connections"),
