@@ -10,6 +10,7 @@
 #   callgrind output.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source benches/scripts/listening.sh
 SERVER=${1:-target/release/echo}; N=${2:-10}; M=${3:-5000}; S=${4:-512}
 command -v valgrind >/dev/null || { echo "needs valgrind (apt-get install valgrind)" >&2; exit 1; }
 cargo build --release -q -p echo -p client
@@ -21,8 +22,7 @@ cache=()
 valgrind --tool=callgrind "${cache[@]}" --callgrind-out-file="$out/cg" "$SERVER" --listen 127.0.0.1:0 "${extra[@]}" \
     >"$out/stdout" 2>"$out/stderr" &
 server=$!
-for _ in $(seq 300); do grep -q listening "$out/stdout" 2>/dev/null && break; sleep 0.1; done
-addr=$(sed -n 's/.*listening on //p' "$out/stdout" | head -1)
+addr=$(listening_addr "$out/stdout")
 target/release/client --connections "$N" --messages "$M" --size "$S" "$addr" >/dev/null
 # SIGINT stops the echo example gracefully; a server that ignores it gets SIGTERM.
 kill -INT "$server"

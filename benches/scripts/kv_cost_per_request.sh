@@ -9,6 +9,7 @@
 # usage: benches/scripts/kv_cost_per_request.sh [KV_BINARY]   (default target/release/kv)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source benches/scripts/listening.sh
 BIN=${1:-target/release/kv}; N=200000; N_CALLGRIND=50000
 command -v redis-benchmark >/dev/null || { echo "needs redis-benchmark: apt-get install redis-tools" >&2; exit 1; }
 [[ "$BIN" == target/release/kv ]] && cargo build --release -q -p kv
@@ -19,8 +20,9 @@ start_server() {
     : >"$out/stdout"
     "$@" "$BIN" --listen 127.0.0.1:0 >"$out/stdout" 2>>"$out/stderr" &
     server=$!
-    for _ in $(seq 300); do grep -q listening "$out/stdout" && break; sleep 0.1; done
-    port=$(sed -n 's/.*listening on .*://p' "$out/stdout" | head -1)
+    local addr
+    addr=$(listening_addr "$out/stdout")
+    port=${addr##*:}
     redis-cli -p "$port" set key:__rand_int__ x >/dev/null
 }
 # Stops the server itself: under perf, perf's child (perf waits for it).

@@ -9,6 +9,7 @@
 #   the C floor work too); OUT defaults to a new temporary directory.
 set -u
 cd "$(dirname "$0")/../.."
+source benches/scripts/listening.sh
 SERVER=${1:-target/release/echo}
 command -v perf >/dev/null || { echo "needs perf (apt-get install linux-perf)" >&2; exit 1; }
 cargo build --release -q -p echo -p client
@@ -17,8 +18,7 @@ extra=()
 [[ "$SERVER" == */echo ]] && extra=(--idle-timeout-secs 0 --write-timeout-secs 0)
 taskset -c 0 "$SERVER" --listen 127.0.0.1:0 "${extra[@]}" >"$out/stdout" 2>/dev/null &
 srv=$!
-for _ in $(seq 50); do grep -q listening "$out/stdout" && break; sleep 0.1; done
-addr=$(sed -n 's/.*listening on //p' "$out/stdout" | head -1)
+addr=$(listening_addr "$out/stdout")
 taskset -c 1 target/release/client --connections 10000 --messages 400 --size 512 "$addr" >"$out/client" 2>&1 &
 client=$!
 sleep 4 # connecting 10,000 clients and warming up; the sample is mid-run

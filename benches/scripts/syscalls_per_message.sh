@@ -5,13 +5,13 @@
 # usage: benches/scripts/syscalls_per_message.sh [CONNECTIONS] [MESSAGES] [SIZE]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source benches/scripts/listening.sh
 N=${1:-100}; M=${2:-5000}; S=${3:-512}
 cargo build --release -q -p echo -p client
 out=$(mktemp -d)
 perf stat -e raw_syscalls:sys_enter -x, -o "$out/perf" -- \
     taskset -c 0 target/release/echo --listen 127.0.0.1:0 >"$out/stdout" 2>"$out/stderr" &
-for _ in $(seq 100); do grep -q listening "$out/stdout" 2>/dev/null && break; sleep 0.1; done
-addr=$(sed 's/listening on //' "$out/stdout")
+addr=$(listening_addr "$out/stdout")
 server=$(pgrep -f "^target/release/echo --listen 127.0.0.1:0" | head -1)
 taskset -c 1 target/release/client --connections "$N" --messages "$M" --size "$S" "$addr"
 kill -INT "$server"; wait
