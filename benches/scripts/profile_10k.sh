@@ -18,7 +18,7 @@ extra=()
 [[ "$SERVER" == */echo ]] && extra=(--idle-timeout-secs 0 --write-timeout-secs 0)
 taskset -c 0 "$SERVER" --listen 127.0.0.1:0 "${extra[@]}" >"$out/stdout" 2>/dev/null &
 srv=$!
-addr=$(listening_addr "$out/stdout")
+addr=$(listening_addr "$out/stdout" 5)
 taskset -c 1 target/release/client --connections 10000 --messages 400 --size 512 "$addr" >"$out/client" 2>&1 &
 client=$!
 sleep 4 # connecting 10,000 clients and warming up; the sample is mid-run

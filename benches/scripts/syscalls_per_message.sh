@@ -11,7 +11,7 @@ cargo build --release -q -p echo -p client
 out=$(mktemp -d)
 perf stat -e raw_syscalls:sys_enter -x, -o "$out/perf" -- \
     taskset -c 0 target/release/echo --listen 127.0.0.1:0 >"$out/stdout" 2>"$out/stderr" &
-addr=$(listening_addr "$out/stdout")
+addr=$(listening_addr "$out/stdout" 10)
 server=$(pgrep -f "^target/release/echo --listen 127.0.0.1:0" | head -1)
 taskset -c 1 target/release/client --connections "$N" --messages "$M" --size "$S" "$addr"
 kill -INT "$server"; wait
