@@ -63,7 +63,7 @@ impl evloop::Handler for Refuser {
         data.len()
     }
 
-    fn on_refused(&mut self, _peer: std::net::SocketAddr, why: evloop::Refusal) -> &[u8] {
+    fn on_refused(&mut self, _peer: &evloop::PeerAddr, why: evloop::Refusal) -> &[u8] {
         match why {
             evloop::Refusal::MaxConnections => b"-ERR max number of clients reached\r\n",
             _ => b"-ERR too many connections from your address\r\n",

@@ -25,7 +25,7 @@ impl Handler for Polite {
         data.len()
     }
 
-    fn on_refused(&mut self, _: std::net::SocketAddr, _: Refusal) -> &[u8] {
+    fn on_refused(&mut self, _: &evloop::PeerAddr, _: Refusal) -> &[u8] {
         b"full\n"
     }
 }

@@ -77,6 +77,21 @@ impl CloseReason {
         }
     }
 
+    /// Whether closing for this reason cuts the stream short, so the peer
+    /// must see a reset (RST) rather than an end of file that looks like a
+    /// complete reply.
+    pub(crate) fn is_abortive(self) -> bool {
+        matches!(
+            self,
+            CloseReason::App
+                | CloseReason::IdleTimeout
+                | CloseReason::WriteTimeout
+                | CloseReason::InputLimit
+                | CloseReason::OutputLimit
+                | CloseReason::Panic
+        )
+    }
+
     /// A short lowercase name, as the logs and stats print it.
     pub fn as_str(self) -> &'static str {
         match self {

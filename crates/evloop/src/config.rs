@@ -160,7 +160,7 @@ impl Config {
         if self.low_watermark > self.high_watermark || self.high_watermark > self.max_output_bytes {
             return invalid("need low_watermark <= high_watermark <= max_output_bytes");
         }
-        if self.max_connections == 0 || self.max_connections > crate::id::MAX_CONN_INDEX as usize {
+        if self.max_connections == 0 || self.max_connections > crate::event_loop::MAX_CONN_INDEX as usize {
             return invalid("max_connections must be between 1 and about 4 billion");
         }
         if self.max_connections_per_ip == Some(0) {

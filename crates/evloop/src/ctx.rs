@@ -1,24 +1,23 @@
 //! `Ctx`: what a callback may do. The loop state it acts on is defined
-//! here; the machinery behind each method lives beside the code that owns
-//! it (`output.rs`, `lifecycle.rs`, `conn_timers.rs`).
+//! here, in one place; the machinery behind each method lives in the step
+//! of the loop that owns it (`event_loop/output.rs` for `send`,
+//! `event_loop/close.rs` for `close`, `event_loop/connect.rs` for
+//! `connect`, `event_loop/deadlines.rs` for connection timers).
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use log::debug;
 use mio::Poll;
 
-use crate::conn::{Closing, Conn, Phase};
-use crate::conns::Conns;
-use crate::flags::Flags;
-use crate::listener::Listeners;
-use crate::offer::Offer;
-use crate::output::SpareOutput;
-use crate::timer::{deadline_after, TimerKind, Timers};
-use crate::{CloseReason, Config, ConnId, Origin, Stats, TimerId};
+use crate::conn::{Closing, Conn, Conns, Flags, Phase, SpareOutput};
+use crate::event_loop::{deadline_after, Listeners, Offer, TimerKind, Timers};
+use crate::transport::{PeerAddr, PeerCredentials};
+use crate::{CloseReason, Config, ConnId, Stats, TimerId};
 
 /// Something with more work than one turn allowed: served next turn, with
 /// a zero poll timeout so it waits on nobody.
@@ -270,16 +269,23 @@ impl Ctx {
     /// - what the kernel refuses at once (`AddrNotAvailable`, or EMFILE,
     ///   whose kind is uncategorized: match its `raw_os_error()`, 24).
     pub fn connect(&mut self, addr: SocketAddr) -> io::Result<ConnId> {
-        if self.run_state != RunState::Running {
-            return Err(io::Error::new(io::ErrorKind::ConnectionAborted, "the event loop is stopping"));
-        }
-        self.check_capacity()?;
-        let stream = mio::net::TcpStream::connect(addr)?;
-        let id = self.insert_conn(stream, Phase::Connecting, Origin::Outbound, addr)?;
-        let deadline = deadline_after(self.now, self.config.connect_timeout);
-        self.conns[id].deadline_timer = Some(self.timers.insert(deadline, TimerKind::Connect(id)));
-        debug!("connection {id} to {addr} connecting");
-        Ok(id)
+        self.start_connect_tcp(addr)
+    }
+
+    /// Starts a nonblocking connect to the Unix-domain socket at `path`,
+    /// as [`connect`](Ctx::connect) does over TCP: `on_open` once it
+    /// completes, with [`Ctx::peer_addr`] giving
+    /// [`PeerAddr::Unix`](crate::PeerAddr::Unix) with the path, or
+    /// `on_connect_failed` with the cause.
+    ///
+    /// # Errors
+    ///
+    /// As [`connect`](Ctx::connect), and what the kernel answers at once
+    /// for a Unix-domain connect: `NotFound` (no socket file),
+    /// `ConnectionRefused` (nobody listens on it), `PermissionDenied`,
+    /// `WouldBlock` (the listener's backlog is full).
+    pub fn connect_unix(&mut self, path: impl AsRef<Path>) -> io::Result<ConnId> {
+        self.start_connect_unix(path.as_ref())
     }
 
     /// Schedules a timer that fires [`Handler::on_timer`](crate::Handler::on_timer)
@@ -316,8 +322,23 @@ impl Ctx {
     /// The address of `id`'s peer (the address connected to, for an
     /// outbound connection), or `None` if `id` is stale. Known from accept
     /// or connect, so it costs no syscall and survives a reset.
-    pub fn peer_addr(&mut self, id: ConnId) -> Option<SocketAddr> {
-        Some(self.live_conn(id)?.peer)
+    pub fn peer_addr(&mut self, id: ConnId) -> Option<PeerAddr> {
+        Some(self.live_conn(id)?.peer.clone())
+    }
+
+    /// The credentials (process, user and group ids) of `id`'s peer on a
+    /// Unix-domain socket, from `SO_PEERCRED`: the kernel vouches for them,
+    /// so a local service can decide what a client may do by who it is.
+    /// `None` if `id` is stale, is a TCP connection, or the kernel would
+    /// not say.
+    pub fn peer_credentials(&mut self, id: ConnId) -> Option<PeerCredentials> {
+        match self.live_conn(id)?.stream.peer_credentials()? {
+            Ok(credentials) => Some(credentials),
+            Err(e) => {
+                debug!("SO_PEERCRED of connection {id}: {e}");
+                None
+            }
+        }
     }
 
     /// Whether `id` is a connection that is open (or connecting) and not

@@ -1,9 +1,8 @@
 //! The trait an application implements.
 
 use std::io;
-use std::net::SocketAddr;
 
-use crate::{CloseReason, ConnId, Ctx, TimerId};
+use crate::{CloseReason, ConnId, Ctx, PeerAddr, TimerId};
 
 /// Why the loop turned a new connection away at accept: passed to
 /// [`Handler::on_refused`].
@@ -192,7 +191,7 @@ pub trait Handler {
     /// state for the connection, and closes it; the connection never
     /// reaches `on_open` or `on_close`, and only [`Stats::rejected`](crate::Stats::rejected)
     /// counts it.
-    fn on_refused(&mut self, peer: SocketAddr, why: Refusal) -> &[u8] {
+    fn on_refused(&mut self, peer: &PeerAddr, why: Refusal) -> &[u8] {
         let _ = (peer, why);
         &[]
     }

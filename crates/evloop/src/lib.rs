@@ -157,42 +157,48 @@
 #[cfg(not(target_pointer_width = "64"))]
 compile_error!("evloop needs 64-bit tokens: a ConnId packs a 32-bit slot index and a 32-bit generation");
 
-mod accept;
-mod buffer;
+// The internal map (one concept per file; folders are layers):
+//
+// - the public surface: `handler` (the trait), `ctx` (what a callback may
+//   do, and the loop state it acts on), `config`, `id`, `close_reason`,
+//   `stats`, `loop_handle` (other threads), `codec` (framing);
+// - `event_loop/`: `run` and `turn`, and each step of a turn in its own
+//   file: `token`, `listen`, `accept`, `connect`, `open`, `input`,
+//   `output`, `offer`, `close`, `linger`, `shutdown`, `messages`,
+//   `timers`, `deadlines`, `panic_guard`, `signals`;
+// - `conn/`: one connection's state (`Conn`), the table (`table`), its
+//   `flags` and `buffer`s;
+// - `transport/`: the only code that touches a socket: `Stream` and
+//   `Listener` over `tcp` and `unix`;
+// - `group/`: N loops, how they share connections, messages between them.
+//
+// The dependency rule: `codec` depends on nothing; `transport` only on
+// std, mio, socket2 and rustix; `conn` on `transport` and ids; `event_loop`
+// on everything below it; `group` on the loop's crate API (`EventLoop`,
+// `Ctx::add_listener`, `LoopHandle`), never on `Ctx`'s fields. No cycles.
 mod close_reason;
 pub mod codec;
 mod config;
 mod conn;
-mod conns;
 mod ctx;
-mod dispatch;
 mod event_loop;
-mod flags;
 mod group;
-mod handle;
 mod handler;
 mod id;
-mod lifecycle;
-mod linger;
-mod listener;
-mod offer;
-mod output;
-mod panic_guard;
-#[cfg(feature = "signals")]
-mod signals;
+mod loop_handle;
 mod stats;
-mod timeouts;
-mod timer;
+mod transport;
 
 pub use close_reason::CloseReason;
 pub use config::{Config, PanicPolicy};
 pub use ctx::Ctx;
 pub use event_loop::EventLoop;
 pub use group::{GroupBuilder, GroupHandle, LoopError, LoopExit, LoopGroup, Peers, Spread};
-pub use handle::{Exited, LoopHandle, SendError};
 pub use handler::{AfterEof, Handler, Origin, Refusal};
 pub use id::{ConnId, TimerId};
+pub use loop_handle::{Exited, LoopHandle, SendError};
 pub use stats::Stats;
+pub use transport::{PeerAddr, PeerCredentials};
 
 /// The README's examples, compiled as doc tests so they stay true.
 #[cfg(doctest)]

@@ -36,7 +36,6 @@ pub mod reply;
 pub mod store;
 
 use std::borrow::Cow;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use evloop::codec::{RespDecoder, DEFAULT_MAX_BULK_BYTES};
@@ -310,7 +309,7 @@ impl Handler for Kv {
         self.cron = Some(cx.set_timer(period, CRON_TIMER));
     }
 
-    fn on_refused(&mut self, _peer: SocketAddr, why: Refusal) -> &[u8] {
+    fn on_refused(&mut self, _peer: &evloop::PeerAddr, why: Refusal) -> &[u8] {
         match why {
             Refusal::MaxConnections => b"-ERR max number of clients reached\r\n",
             _ => b"",

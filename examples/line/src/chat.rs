@@ -2,11 +2,10 @@
 //! decoded into lines and taken as fast as its allowance lets.
 
 use std::fmt;
-use std::net::SocketAddr;
 use std::time::Instant;
 
 use evloop::codec::LineDecoder;
-use evloop::{AfterEof, CloseReason, ConnId, Ctx, Handler, Origin, Peers, Refusal, TimerId};
+use evloop::{AfterEof, CloseReason, ConnId, Ctx, Handler, Origin, PeerAddr, Peers, Refusal, TimerId};
 use log::{debug, info};
 
 use crate::intake::{has_line, Hold, Intake};
@@ -63,12 +62,12 @@ pub struct Client {
 }
 
 /// A client's address as the log shows it, after its nick.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Peer(Option<SocketAddr>);
+#[derive(Debug, Clone)]
+pub(crate) struct Peer(Option<PeerAddr>);
 
 impl fmt::Display for Peer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
+        match &self.0 {
             Some(addr) => write!(f, "({addr})"),
             None => f.write_str("(address unknown)"),
         }
@@ -287,7 +286,7 @@ impl Handler for Chat {
         self.room.announce(cx, &format!("* {nick} left{because}\n"));
     }
 
-    fn on_refused(&mut self, _peer: SocketAddr, why: Refusal) -> &[u8] {
+    fn on_refused(&mut self, _peer: &PeerAddr, why: Refusal) -> &[u8] {
         match why {
             Refusal::MaxConnectionsPerIp => TOO_MANY_FROM_YOU.as_bytes(),
             // Refusal is non-exhaustive: whatever else, the server is full.

@@ -3,17 +3,15 @@
 //! the fewest, through that loop's queue.
 
 use std::io;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use log::{debug, error, info, warn};
-use mio::net::{TcpListener, TcpStream};
-use mio::{Events, Interest, Poll, Token, Waker};
+use mio::{Events, Poll, Token, Waker};
 
-use crate::handle::Adoption;
-use crate::listener::{is_per_connection, is_resource_exhaustion};
+use crate::loop_handle::Adoption;
+use crate::transport::{is_per_connection, is_resource_exhaustion, Listener, PeerAddr, Stream};
 use crate::LoopHandle;
 
 /// The waker's token; listeners use their index.
@@ -38,7 +36,7 @@ impl AcceptorControl {
 #[derive(Debug)]
 pub(crate) struct Acceptor {
     poll: Poll,
-    listeners: Vec<TcpListener>,
+    listeners: Vec<Listener>,
     control: Arc<AcceptorControl>,
     /// How long to stop accepting after running out of descriptors.
     backoff: Duration,
@@ -58,9 +56,9 @@ impl Acceptor {
 
     /// Adds a listener; connections from it reach `on_open` with this
     /// listener's index, as from a loop's own.
-    pub(crate) fn add(&mut self, mut listener: TcpListener) -> io::Result<()> {
+    pub(crate) fn add(&mut self, mut listener: Listener) -> io::Result<()> {
         let token = Token(self.listeners.len());
-        self.poll.registry().register(&mut listener, token, Interest::READABLE)?;
+        listener.register(self.poll.registry(), token)?;
         self.listeners.push(listener);
         Ok(())
     }
@@ -119,7 +117,7 @@ impl Acceptor {
 /// handed over and not yet taken, so a loop too busy to take them stops
 /// getting more); a loop whose queue is full is passed over. If every
 /// queue is full the connection is dropped, as a full backlog would.
-fn hand_over<M: Send>(stream: TcpStream, peer: SocketAddr, listener: usize, loops: &[LoopHandle<M>]) {
+fn hand_over<M: Send>(stream: Stream, peer: PeerAddr, listener: usize, loops: &[LoopHandle<M>]) {
     let mut adoption = Box::new(Adoption { stream, peer, listener });
     let least_loaded = (0..loops.len()).min_by_key(|&i| loops[i].load()).unwrap_or(0);
     // Then, past a full queue, the others in turn.
@@ -129,5 +127,5 @@ fn hand_over<M: Send>(stream: TcpStream, peer: SocketAddr, listener: usize, loop
             Err(back) => adoption = back,
         }
     }
-    warn!("acceptor: every loop's queue is full; dropping the connection from {peer}");
+    warn!("acceptor: every loop's queue is full; dropping the connection from {}", adoption.peer);
 }

@@ -8,8 +8,8 @@ use std::net::SocketAddr;
 use log::info;
 
 use super::acceptor::Acceptor;
-use crate::handle::Inbox;
-use crate::listener::bind;
+use crate::loop_handle::Inbox;
+use crate::transport::{tcp, Listener};
 use crate::Ctx;
 
 /// How the loops of a [`LoopGroup`](crate::LoopGroup) share the
@@ -90,31 +90,41 @@ impl Spread {
         loops: &mut [(Ctx, Inbox<M>)],
         acceptor: Option<&mut Acceptor>,
     ) -> io::Result<SocketAddr> {
-        let first = bind(addr, backlog, self == Spread::ReusePort)?;
+        let first = tcp::bind(addr, backlog, self == Spread::ReusePort)?;
         let local = first.local_addr()?;
-        match (self, acceptor) {
-            (Spread::Acceptor, Some(acceptor)) => acceptor.add(first)?,
-            (Spread::ReusePort, _) => {
-                // Bind them all before registering any, so a bind error
-                // leaves no loop with a listener the others lack.
-                let mut sockets = vec![first];
-                for _ in 1..loops.len() {
-                    sockets.push(bind(local, backlog, true)?);
-                }
-                for ((cx, _), socket) in loops.iter_mut().zip(sockets) {
-                    cx.add_listener(socket)?;
-                }
+        if self == Spread::ReusePort {
+            // Bind them all before registering any, so a bind error
+            // leaves no loop with a listener the others lack.
+            let mut sockets = vec![first];
+            for _ in 1..loops.len() {
+                sockets.push(tcp::bind(local, backlog, true)?);
             }
-            _ => {
-                // One socket (one file description, one backlog), a
-                // descriptor of it in each loop's epoll.
-                let shared = std::net::TcpListener::from(first);
-                for (cx, _) in loops.iter_mut() {
-                    cx.add_listener(mio::net::TcpListener::from_std(shared.try_clone()?))?;
-                }
+            for ((cx, _), socket) in loops.iter_mut().zip(sockets) {
+                cx.add_listener(Listener::Tcp(socket))?;
             }
+        } else {
+            Spread::share(Listener::Tcp(first), loops, acceptor)?;
         }
         info!("loop group of {} listening on {local}: {self}", loops.len());
         Ok(local)
+    }
+
+    /// Serves one listening socket on every loop: handed to the acceptor
+    /// under [`Spread::Acceptor`], else one socket (one file description,
+    /// one backlog) with a descriptor of it in each loop's epoll, as
+    /// [`Spread::SharedListener`] does. A Unix-domain socket is always
+    /// served this way: `SO_REUSEPORT` does not spread those.
+    pub(super) fn share<M>(
+        listener: Listener,
+        loops: &mut [(Ctx, Inbox<M>)],
+        acceptor: Option<&mut Acceptor>,
+    ) -> io::Result<()> {
+        if let Some(acceptor) = acceptor {
+            return acceptor.add(listener);
+        }
+        for (cx, _) in loops.iter_mut() {
+            cx.add_listener(listener.try_clone()?)?;
+        }
+        Ok(())
     }
 }

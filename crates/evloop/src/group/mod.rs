@@ -12,6 +12,7 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::panic::{self, AssertUnwindSafe};
+use std::path::Path;
 use std::sync::{mpsc, Arc};
 use std::thread;
 
@@ -24,8 +25,9 @@ pub use spread::Spread;
 use self::acceptor::Acceptor;
 use self::peers::Shared;
 use self::supervisor::Supervisor;
-use crate::handle::Inbox;
-use crate::panic_guard::panic_message;
+use crate::event_loop::panic_message;
+use crate::loop_handle::Inbox;
+use crate::transport::unix;
 use crate::{Config, Ctx, EventLoop, Handler, Stats};
 
 /// Builds each loop's handler from the loop's index and its [`Peers`].
@@ -258,6 +260,25 @@ where
     /// listener indices: drop the group rather than go on.
     pub fn listen(&mut self, addr: SocketAddr) -> io::Result<SocketAddr> {
         self.spread.listen(addr, self.backlog, &mut self.loops, self.acceptor.as_mut())
+    }
+
+    /// Listens on a Unix-domain socket at `path` for every loop, as
+    /// [`EventLoop::listen_unix`] does for one (stale files replaced, live
+    /// ones refused, the file removed once the group stops), with `mode`
+    /// as the file's permissions if given. The loops share the one socket
+    /// as under [`Spread::SharedListener`] (or the acceptor takes it, under
+    /// [`Spread::Acceptor`]): `SO_REUSEPORT` does not spread Unix-domain
+    /// connections.
+    ///
+    /// # Errors
+    ///
+    /// As [`EventLoop::listen_unix`].
+    pub fn listen_unix(&mut self, path: impl AsRef<Path>, mode: Option<u32>) -> io::Result<()> {
+        let listener = crate::transport::Listener::Unix(unix::bind(path.as_ref(), self.backlog, mode)?);
+        let acceptor = if self.spread == Spread::Acceptor { self.acceptor.as_mut() } else { None };
+        Spread::share(listener, &mut self.loops, acceptor)?;
+        info!("loop group of {} listening on unix:{}", self.loops.len(), path.as_ref().display());
+        Ok(())
     }
 
     /// A handle to stop the group or send its loops messages, from any

@@ -1,15 +1,18 @@
 //! Per-connection I/O state: the socket, its buffers, and what it waits for.
 
-use std::io::{self, IoSlice, Write};
-use std::net::SocketAddr;
+mod buffer;
+mod flags;
+mod table;
+
+use std::io;
 use std::time::Instant;
 
-use mio::net::TcpStream;
+use log::debug;
 
-use crate::buffer::Buffer;
-use crate::flags::Flags;
-use crate::output::SpareOutput;
-use crate::timer::Timers;
+pub(crate) use self::buffer::{Buffer, SpareOutput};
+pub(crate) use self::flags::Flags;
+pub(crate) use self::table::Conns;
+use crate::transport::{PeerAddr, Stream};
 use crate::{CloseReason, Origin, Stats, TimerId};
 
 /// Where a connection is in its life.
@@ -39,10 +42,10 @@ pub(crate) enum Closing {
 }
 
 /// Where a new connection comes from and the limits it starts with.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Opened {
     pub(crate) origin: Origin,
-    pub(crate) peer: SocketAddr,
+    pub(crate) peer: PeerAddr,
     pub(crate) now: Instant,
     pub(crate) max_input_bytes: usize,
     pub(crate) max_output_bytes: usize,
@@ -52,7 +55,7 @@ pub(crate) struct Opened {
 /// at the same slab index, in the event loop.
 #[derive(Debug)]
 pub(crate) struct Conn {
-    pub(crate) stream: TcpStream,
+    pub(crate) stream: Stream,
     pub(crate) generation: u32,
     /// Read through `phase()`, written through `set_phase`, which keeps
     /// the `CONNECTING` and `LINGERING` flags in step.
@@ -62,11 +65,9 @@ pub(crate) struct Conn {
     closing: Closing,
     /// The yes/no state (`flags.rs`).
     pub(crate) flags: Flags,
-    /// Accepted from which listener, or connected out.
-    pub(crate) origin: Origin,
     /// The peer's address, kept so logs and `Ctx::peer_addr` need no
     /// syscall, and so it is still known after a reset.
-    pub(crate) peer: SocketAddr,
+    pub(crate) peer: PeerAddr,
     /// This connection's [`Config::max_input_bytes`](crate::Config::max_input_bytes),
     /// which the application may change for it.
     pub(crate) max_input_bytes: usize,
@@ -99,7 +100,7 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    pub(crate) fn new(stream: TcpStream, generation: u32, phase: Phase, opened: Opened) -> Conn {
+    pub(crate) fn new(stream: Stream, generation: u32, phase: Phase, opened: Opened) -> Conn {
         let Opened { origin, peer, now, max_input_bytes, max_output_bytes } = opened;
         let mut conn = Conn {
             stream,
@@ -107,7 +108,6 @@ impl Conn {
             phase,
             closing: Closing::No,
             flags: Flags::default(),
-            origin,
             peer,
             max_input_bytes,
             max_output_bytes,
@@ -125,6 +125,7 @@ impl Conn {
         // The phase's own bits, from the one place that sets them.
         conn.set_phase(phase);
         conn.flags.set(Flags::WRITABLE, phase == Phase::Open);
+        conn.flags.set(Flags::INBOUND, matches!(origin, Origin::Inbound { .. }));
         conn
     }
 
@@ -234,13 +235,11 @@ impl Conn {
         !self.output.has_storage() && !self.flags.any(Flags::WAITING_ON_FLUSH)
     }
 
-    /// Cancels every timer of this connection: the loop's and the
-    /// application's.
-    pub(crate) fn cancel_timers(&mut self, timers: &mut Timers) {
-        let all =
-            self.deadline_timer.take().into_iter().chain(self.write_timer.take()).chain(self.app_timers.drain(..));
-        for timer in all {
-            timers.cancel(timer);
+    /// Makes closing this connection's socket abortive (a reset on TCP),
+    /// so the peer cannot take a truncated stream for a complete one.
+    pub(crate) fn reset_on_close(&self) {
+        if let Err(e) = self.stream.reset_on_close() {
+            debug!("SO_LINGER 0 on a closing socket: {e}");
         }
     }
 
@@ -253,20 +252,18 @@ impl Conn {
 /// One `write(2)` of `first` then `second` (`writev(2)` if both hold
 /// bytes). A short write means the send buffer is full, so `WRITABLE` drops
 /// until the next writable edge and no second call is wasted on `EAGAIN`.
-#[inline]
+/// Inlined into the read loop's offered write (the echo's hot path), as it
+/// was before the transport had two kinds (`instructions_per_message.sh`).
+#[inline(always)]
 pub(crate) fn write_nonblocking(
-    stream: &mut TcpStream,
+    stream: &mut Stream,
     flags: &mut Flags,
     first: &[u8],
     second: &[u8],
     stats: &mut Stats,
 ) -> io::Result<usize> {
     stats.write_calls += 1;
-    let written = if second.is_empty() {
-        stream.write(first)
-    } else {
-        stream.write_vectored(&[IoSlice::new(first), IoSlice::new(second)])
-    };
+    let written = stream.write(first, second);
     match written {
         Ok(n) => {
             stats.bytes_out += n as u64;
@@ -283,19 +280,4 @@ pub(crate) fn write_nonblocking(
         }
         Err(e) => Err(e),
     }
-}
-
-/// Whether closing for `reason` cuts the stream short, so the peer must see
-/// a reset (RST) rather than an end of file that looks like a complete
-/// reply.
-pub(crate) fn is_abortive(reason: CloseReason) -> bool {
-    matches!(
-        reason,
-        CloseReason::App
-            | CloseReason::IdleTimeout
-            | CloseReason::WriteTimeout
-            | CloseReason::InputLimit
-            | CloseReason::OutputLimit
-            | CloseReason::Panic
-    )
 }

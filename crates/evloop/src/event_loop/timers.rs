@@ -1,4 +1,5 @@
-//! Timers: a binary heap of deadlines over a slab of live timers.
+//! Timers: a binary heap of deadlines over a slab of live timers, and
+//! the turn's step that fires those due.
 //!
 //! Setting, cancelling and firing cost O(log n). Cancelling only removes the
 //! slab entry; its heap entry goes stale and is skipped when it surfaces (or
@@ -12,7 +13,10 @@ use std::time::{Duration, Instant};
 
 use slab::Slab;
 
-use crate::{ConnId, TimerId};
+use super::panic_guard::guard;
+use super::EventLoop;
+use crate::conn::Conn;
+use crate::{CloseReason, ConnId, Handler, TimerId};
 
 /// How far off a deadline too distant for `Instant` (`Duration::MAX` and
 /// the like) is put instead: far enough never to come.
@@ -79,6 +83,15 @@ pub(crate) struct Timers {
 }
 
 impl Timers {
+    /// Cancels every timer of `conn`: the loop's and the application's.
+    pub(crate) fn cancel_all_of(&mut self, conn: &mut Conn) {
+        let all =
+            conn.deadline_timer.take().into_iter().chain(conn.write_timer.take()).chain(conn.app_timers.drain(..));
+        for timer in all {
+            self.cancel(timer);
+        }
+    }
+
     /// Schedules `kind` to fire at `deadline`.
     pub(crate) fn insert(&mut self, deadline: Instant, kind: TimerKind) -> TimerId {
         // Sequences start at 1: a `TimerId`'s is never zero.
@@ -176,6 +189,37 @@ impl Timers {
             self.heap.retain(|Reverse((_, sequence, index))| {
                 live.get(*index as usize).is_some_and(|e| e.sequence == *sequence)
             });
+        }
+    }
+}
+
+impl<H: Handler> EventLoop<H> {
+    /// Fires every timer due by this turn's `now` that was set before this
+    /// timer phase began (during this turn's dispatch included); one set
+    /// from a timer callback for "now" waits for the next turn, so a timer
+    /// that re-arms itself cannot keep a turn going.
+    pub(super) fn fire_timers(&mut self) {
+        let set_before = self.cx.timers.next_sequence();
+        while let Some(expired) = self.cx.timers.pop_expired(self.cx.now, set_before) {
+            self.cx.stats.timers_fired += 1;
+            let timer = expired.id;
+            match expired.kind {
+                TimerKind::App { key, owner: None } => {
+                    let EventLoop { cx, handler, .. } = self;
+                    guard(cx.config.panic_policy, "on_timer", || handler.on_timer(cx, timer, key));
+                }
+                TimerKind::App { key, owner: Some(id) } => self.fire_conn_timer(id, timer, key, expired.owner_slot),
+                TimerKind::Idle(id) => self.check_idle(id),
+                TimerKind::Write(id) => self.check_write_progress(id),
+                TimerKind::Connect(id) => self.check_connect_timeout(id),
+                TimerKind::Linger(id) => self.end_linger(id),
+                TimerKind::AcceptBackoff => self.resume_accepting(),
+                TimerKind::Shutdown => {
+                    self.cx.shutdown_timer = None;
+                    self.close_all(CloseReason::Shutdown);
+                }
+            }
+            self.after_dispatch();
         }
     }
 }

@@ -18,8 +18,8 @@ use mio::Interest;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
+use super::token::SIGNALS_TOKEN;
 use crate::ctx::RunState;
-use crate::id::SIGNALS_TOKEN;
 use crate::{CloseReason, EventLoop, Handler};
 
 impl<H: Handler> EventLoop<H> {

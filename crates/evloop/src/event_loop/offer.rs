@@ -19,8 +19,8 @@ use std::ops::Range;
 
 use log::debug;
 
+use crate::conn::Flags;
 use crate::conn::{write_nonblocking, Closing, Conn};
-use crate::flags::Flags;
 use crate::{CloseReason, ConnId, Ctx};
 
 /// The input `on_data` is looking at, while it runs, and the part of it

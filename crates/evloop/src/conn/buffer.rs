@@ -1,4 +1,5 @@
-//! A byte queue that holds no memory while empty.
+//! A byte queue that holds no memory while empty, and the spare
+//! allocations output buffers reuse.
 
 /// Bytes waiting: unconsumed input or unsent output of one connection.
 ///
@@ -98,6 +99,40 @@ impl Buffer {
     #[inline]
     pub(crate) fn capacity(&self) -> usize {
         self.bytes.capacity()
+    }
+}
+
+/// Emptied output buffers kept for the next connection that gets output,
+/// so a reply costs a copy but no allocation, while an idle connection
+/// still holds no buffer. Bounded: past [`SpareOutput::MAX_BYTES`] of
+/// spare capacity, or for one buffer larger than
+/// [`SpareOutput::MAX_BUFFER_BYTES`], the memory goes back to the
+/// allocator.
+#[derive(Debug, Default)]
+pub(crate) struct SpareOutput {
+    buffers: Vec<Vec<u8>>,
+    bytes: usize,
+}
+
+impl SpareOutput {
+    const MAX_BYTES: usize = 1024 * 1024;
+    const MAX_BUFFER_BYTES: usize = 64 * 1024;
+
+    /// An empty buffer with some capacity, if one is spare.
+    pub(crate) fn take(&mut self) -> Option<Vec<u8>> {
+        let storage = self.buffers.pop()?;
+        self.bytes -= storage.capacity();
+        Some(storage)
+    }
+
+    /// Takes `buffer`'s (empty) allocation, or lets it be freed.
+    pub(crate) fn give(&mut self, buffer: &mut Buffer) {
+        let capacity = buffer.capacity();
+        let storage = buffer.take_storage();
+        if capacity <= Self::MAX_BUFFER_BYTES && self.bytes + capacity <= Self::MAX_BYTES {
+            self.bytes += capacity;
+            self.buffers.push(storage);
+        }
     }
 }
 

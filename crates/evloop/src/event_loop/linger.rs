@@ -10,13 +10,13 @@
 //!
 //! [`Config::linger_timeout`]: crate::Config::linger_timeout
 
-use std::io::{self, Read};
+use std::io;
 
 use log::trace;
 
+use super::timers::{deadline_after, TimerKind};
+use crate::conn::Flags;
 use crate::conn::Phase;
-use crate::flags::Flags;
-use crate::timer::{deadline_after, TimerKind};
 use crate::{ConnId, Ctx, EventLoop, Handler};
 
 impl<H: Handler> EventLoop<H> {
@@ -27,13 +27,13 @@ impl<H: Handler> EventLoop<H> {
         let deadline = deadline_after(self.cx.now, self.cx.config.linger_timeout);
         let Ctx { conns, timers, .. } = &mut self.cx;
         let conn = &mut conns[id];
-        conn.cancel_timers(timers);
+        timers.cancel_all_of(conn);
         conn.set_phase(Phase::Lingering);
         conn.input = Default::default();
         conn.output = Default::default();
         if !conn.flags.any(Flags::WRITE_CLOSED) {
             conn.flags.insert(Flags::WRITE_CLOSED);
-            if let Err(e) = conn.stream.shutdown(std::net::Shutdown::Write) {
+            if let Err(e) = conn.stream.shutdown_write() {
                 trace!("{id}: shutdown before lingering: {e}");
             }
         }

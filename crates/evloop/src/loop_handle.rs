@@ -1,12 +1,13 @@
 //! `LoopHandle`: reaching the loop from other threads.
 
 use std::fmt;
-use std::net::SocketAddr;
 use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 
 use mio::Waker;
+
+use crate::transport::{PeerAddr, Stream};
 
 /// State shared between the loop and its handles.
 #[derive(Debug)]
@@ -43,8 +44,8 @@ pub(crate) enum Envelope<M> {
 /// A connection accepted elsewhere, for the loop to serve.
 #[derive(Debug)]
 pub(crate) struct Adoption {
-    pub(crate) stream: mio::net::TcpStream,
-    pub(crate) peer: SocketAddr,
+    pub(crate) stream: Stream,
+    pub(crate) peer: PeerAddr,
     /// The index `Origin::Inbound` reports.
     pub(crate) listener: usize,
 }

@@ -9,17 +9,17 @@
 //! spins. Offering stops while reading is paused, and counts against the
 //! connection's read budget for the turn like reading does.
 
-use std::io::{self, Read};
+use std::io;
 
 use log::{debug, info, trace};
 use mio::event::Event;
 
-use crate::buffer::Buffer;
+use super::panic_guard::guard;
+use super::state_of;
+use crate::conn::Buffer;
+use crate::conn::Flags;
 use crate::conn::{Closing, Phase};
 use crate::ctx::Ready;
-use crate::event_loop::state_of;
-use crate::flags::Flags;
-use crate::panic_guard::guard;
 use crate::{AfterEof, CloseReason, ConnId, Ctx, EventLoop, Handler};
 
 impl<H: Handler> EventLoop<H> {

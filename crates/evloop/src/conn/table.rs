@@ -151,15 +151,16 @@ mod tests {
 
     use super::*;
     use crate::conn::{Opened, Phase};
+    use crate::transport::{PeerAddr, Stream};
     use crate::Origin;
 
     /// A connected loopback socket to put in the table.
     fn conn(generation: u32, listener: &std::net::TcpListener) -> Conn {
         let addr = listener.local_addr().unwrap();
-        let stream = mio::net::TcpStream::from_std(std::net::TcpStream::connect(addr).unwrap());
+        let stream = Stream::Tcp(mio::net::TcpStream::from_std(std::net::TcpStream::connect(addr).unwrap()));
         let opened = Opened {
             origin: Origin::Outbound,
-            peer: addr,
+            peer: PeerAddr::Tcp(addr),
             now: Instant::now(),
             max_input_bytes: 1,
             max_output_bytes: 1,
@@ -186,10 +187,11 @@ mod tests {
 
     /// An idle connection costs its slot and nothing else, so the slot's
     /// size is the per-connection memory floor (RSS per idle connection in
-    /// the benchmark follows it: 263 B with 256-byte slots). Its twelve
-    /// yes/no fields as bits in one word took it from 264 to 256 bytes in
-    /// a release build: four cache lines. (A debug build's is 16 bytes
-    /// larger: mio's stream carries a selector id under `debug_assertions`.)
+    /// the benchmark follows it). Its yes/no fields as bits in one word
+    /// took it from 264 to 256 bytes in a release build: four cache lines;
+    /// the transport's tag (8 bytes) was paid for by the origin becoming a
+    /// flag bit (16). (A debug build's is 16 bytes larger: mio's stream
+    /// carries a selector id under `debug_assertions`.)
     #[test]
     #[cfg(target_pointer_width = "64")]
     fn a_slot_stays_within_256_bytes() {

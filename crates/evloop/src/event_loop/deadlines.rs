@@ -6,17 +6,16 @@
 //! stamp with the timeout and re-arms for the remainder. So the hot path
 //! costs no timer work.
 
-use std::io;
 use std::time::Duration;
 
 use log::debug;
 
+use super::panic_guard::guard;
+use super::state_of;
+use super::timers::{deadline_after, TimerKind};
+use crate::conn::Flags;
 use crate::conn::{Closing, Phase};
 use crate::ctx::RunState;
-use crate::event_loop::state_of;
-use crate::flags::Flags;
-use crate::panic_guard::guard;
-use crate::timer::{deadline_after, TimerKind};
 use crate::{CloseReason, ConnId, Ctx, EventLoop, Handler, TimerId};
 
 impl<H: Handler> EventLoop<H> {
@@ -113,17 +112,6 @@ impl<H: Handler> EventLoop<H> {
         if !conn.output.is_empty() {
             conn.write_timer = Some(timers.insert(stalled_at, TimerKind::Write(id)));
         }
-    }
-
-    pub(crate) fn check_connect_timeout(&mut self, id: ConnId) {
-        let timeout = self.cx.config.connect_timeout;
-        let Some(conn) = self.cx.live_conn(id) else { return };
-        if conn.phase() != Phase::Connecting {
-            return;
-        }
-        conn.deadline_timer = None;
-        let error = io::Error::new(io::ErrorKind::TimedOut, format!("connect timed out after {timeout:?}"));
-        self.fail_connect(id, error);
     }
 
     pub(crate) fn fire_conn_timer(&mut self, id: ConnId, timer: TimerId, key: u64, owner_slot: u32) {

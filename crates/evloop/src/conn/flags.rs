@@ -51,6 +51,10 @@ impl Flags {
     /// Closing was asked for (`Closing` is not `No`). Set only with it
     /// (`Conn::set_closing`).
     pub(crate) const CLOSING: Flags = Flags(1 << 14);
+    /// Accepted from a listener (not connected out): counted against its
+    /// peer's address under `max_connections_per_ip`. A bit, not the
+    /// `Origin` (16 bytes), to keep the record small.
+    pub(crate) const INBOUND: Flags = Flags(1 << 15);
 
     /// Input may not be taken: not open, closing, at end of file, or paused.
     pub(crate) const NO_READ: Flags = Flags::CONNECTING
@@ -104,7 +108,7 @@ impl Flags {
 
 impl fmt::Debug for Flags {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const NAMES: [&str; 15] = [
+        const NAMES: [&str; 16] = [
             "INPUT_STALLED",
             "FLUSH_QUEUED",
             "READABLE",
@@ -120,6 +124,7 @@ impl fmt::Debug for Flags {
             "CONNECTING",
             "LINGERING",
             "CLOSING",
+            "INBOUND",
         ];
         let set = NAMES.iter().enumerate().filter(|(bit, _)| self.0 & (1 << bit) != 0).map(|(_, name)| name);
         f.debug_set().entries(set).finish()

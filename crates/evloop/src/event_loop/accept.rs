@@ -2,18 +2,15 @@
 //! turning away what is past `max_connections` and backing off when out of
 //! descriptors.
 
-use std::io::Write;
-use std::net::SocketAddr;
-
 use log::{debug, error, info, warn};
-use mio::net::TcpStream;
 
+use super::listen::Exhaustion;
+use super::panic_guard::guard;
+use super::timers::{deadline_after, TimerKind};
 use crate::conn::Phase;
 use crate::ctx::{Ready, RunState};
-use crate::handle::Adoption;
-use crate::listener::{is_per_connection, is_resource_exhaustion, Exhaustion};
-use crate::panic_guard::guard;
-use crate::timer::{deadline_after, TimerKind};
+use crate::loop_handle::Adoption;
+use crate::transport::{is_per_connection, is_resource_exhaustion, PeerAddr, Stream};
 use crate::{EventLoop, Handler, Origin, Refusal};
 
 /// Connections accepted from one listener before the others get a turn.
@@ -39,7 +36,7 @@ impl<H: Handler> EventLoop<H> {
                 self.end_exhaustion_episode();
             }
             match accepted {
-                Ok((stream, peer)) => match self.admit(peer) {
+                Ok((stream, peer)) => match self.admit(&peer) {
                     Ok(()) => {
                         self.open_inbound(stream, slot, peer);
                         self.after_dispatch();
@@ -72,7 +69,7 @@ impl<H: Handler> EventLoop<H> {
             // Stopping: as a listener closed with it in the backlog would.
             return;
         }
-        match self.admit(peer) {
+        match self.admit(&peer) {
             Ok(()) => {
                 debug!("adopted {peer} from listener {listener}");
                 self.open_inbound(stream, listener, peer);
@@ -113,12 +110,12 @@ impl<H: Handler> EventLoop<H> {
 
     /// Whether a connection from `peer` fits the limits; if it does, it is
     /// counted against its address.
-    fn admit(&mut self, peer: SocketAddr) -> Result<(), Refusal> {
+    fn admit(&mut self, peer: &PeerAddr) -> Result<(), Refusal> {
         if self.cx.conns.len() >= self.cx.config.max_connections {
             return Err(Refusal::MaxConnections);
         }
-        if let Some(limit) = self.cx.config.max_connections_per_ip {
-            if !self.cx.listeners.admit_ip(peer.ip(), limit) {
+        if let (Some(limit), Some(ip)) = (self.cx.config.max_connections_per_ip, peer.ip()) {
+            if !self.cx.listeners.admit_ip(ip, limit) {
                 return Err(Refusal::MaxConnectionsPerIp);
             }
         }
@@ -129,7 +126,7 @@ impl<H: Handler> EventLoop<H> {
     /// refusal once, best effort, and closes the socket at once, so the
     /// peer sees why and an end of file rather than a connect that hangs in
     /// the backlog.
-    fn refuse(&mut self, mut stream: TcpStream, peer: SocketAddr, why: Refusal) {
+    fn refuse(&mut self, mut stream: Stream, peer: PeerAddr, why: Refusal) {
         self.cx.stats.rejected += 1;
         if why == Refusal::MaxConnections && !self.cx.listeners.rejecting_at_limit {
             self.cx.listeners.rejecting_at_limit = true;
@@ -147,21 +144,22 @@ impl<H: Handler> EventLoop<H> {
         );
         let policy = self.cx.config.panic_policy;
         let handler = &mut self.handler;
-        let message = guard(policy, "on_refused", || handler.on_refused(peer, why)).unwrap_or_default();
+        let message = guard(policy, "on_refused", || handler.on_refused(&peer, why)).unwrap_or_default();
         if !message.is_empty() {
             self.cx.stats.write_calls += 1;
-            if let Ok(n) = stream.write(message) {
+            if let Ok(n) = stream.write(message, &[]) {
                 self.cx.stats.bytes_out += n as u64;
             }
         }
     }
 
-    fn open_inbound(&mut self, stream: TcpStream, slot: usize, peer: SocketAddr) {
+    fn open_inbound(&mut self, stream: Stream, slot: usize, peer: PeerAddr) {
         if self.cx.config.tcp_nodelay {
-            if let Err(e) = stream.set_nodelay(true) {
+            if let Err(e) = stream.set_nodelay() {
                 debug!("TCP_NODELAY on an accepted socket: {e}");
             }
         }
+        let ip = peer.ip();
         match self.cx.insert_conn(stream, Phase::Open, Origin::Inbound { listener: slot }, peer) {
             Ok(id) => {
                 self.cx.stats.accepted += 1;
@@ -169,8 +167,8 @@ impl<H: Handler> EventLoop<H> {
             }
             Err(e) => {
                 warn!("registering an accepted socket failed: {e}");
-                if self.cx.config.max_connections_per_ip.is_some() {
-                    self.cx.listeners.release_ip(peer.ip());
+                if let (Some(_), Some(ip)) = (self.cx.config.max_connections_per_ip, ip) {
+                    self.cx.listeners.release_ip(ip);
                 }
             }
         }

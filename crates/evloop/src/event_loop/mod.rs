@@ -2,26 +2,43 @@
 //! Redis's `aeProcessEvents`: compute the timeout, poll, dispatch I/O,
 //! serve what the last turn left on the ready list, fire timers, begin a
 //! shutdown if one was asked for, and write the output the turn gathered.
+//! Each step lives in a file of its own beside this one, in turn order.
+
+mod accept;
+mod close;
+mod connect;
+mod deadlines;
+mod input;
+mod linger;
+mod listen;
+mod messages;
+mod offer;
+mod open;
+mod output;
+mod panic_guard;
+mod shutdown;
+#[cfg(feature = "signals")]
+mod signals;
+mod timers;
+mod token;
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::io;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use log::info;
 use mio::{Events, Waker};
 
+pub(crate) use self::listen::Listeners;
+pub(crate) use self::offer::Offer;
+pub(crate) use self::panic_guard::panic_message;
+pub(crate) use self::timers::{deadline_after, TimerKind, Timers};
+pub(crate) use self::token::MAX_CONN_INDEX;
+use self::token::{decode_token, Source, WAKER_TOKEN};
 use crate::ctx::{Ready, RunState};
-use crate::handle::{Envelope, Inbox};
-use crate::id::{decode_token, Source, WAKER_TOKEN};
-use crate::panic_guard::guard;
-use crate::timer::{deadline_after, TimerKind};
+use crate::loop_handle::Inbox;
 use crate::{CloseReason, Config, ConnId, Ctx, Handler, LoopHandle, Stats};
-
-/// Messages from other threads delivered per turn before the loop serves
-/// sockets again (the rest wait on the ready list).
-const MESSAGES_PER_TURN: usize = 1024;
 
 /// A single-threaded event loop serving a [`Handler`].
 ///
@@ -141,18 +158,6 @@ impl<H: Handler> EventLoop<H> {
             #[cfg(feature = "signals")]
             signals: None,
         }
-    }
-
-    /// Starts an outbound connection before `run`, as
-    /// [`Ctx::connect`] does from a callback.
-    ///
-    /// # Errors
-    ///
-    /// As [`Ctx::connect`].
-    pub fn connect(&mut self, addr: SocketAddr) -> io::Result<ConnId> {
-        self.cx.now = Instant::now();
-        self.ready_after_stop();
-        self.cx.connect(addr)
     }
 
     /// A loop that stopped and let every connection go may run again.
@@ -313,73 +318,6 @@ impl<H: Handler> EventLoop<H> {
         }
     }
 
-    /// Delivers messages from other threads, at most
-    /// [`MESSAGES_PER_TURN`] per turn however often the waker rings.
-    fn drain_inbox(&mut self) {
-        self.inbox.acknowledge_wake();
-        if self.inbox.take_stop_request() {
-            self.cx.stop();
-        }
-        while self.messages_in_turn < MESSAGES_PER_TURN {
-            let Some(envelope) = self.inbox.try_next() else { return };
-            self.messages_in_turn += 1;
-            let message = match envelope {
-                Envelope::Message(message) => message,
-                Envelope::Adopt(adoption) => {
-                    self.adopt(*adoption);
-                    // Counted as open before it stops counting as handed
-                    // over, so the acceptor never sees this loop's load dip
-                    // and hands it the next connection too.
-                    self.inbox.publish_open(self.cx.conns.len());
-                    self.inbox.took_handed_over();
-                    continue;
-                }
-            };
-            self.cx.stats.messages += 1;
-            let EventLoop { cx, handler, .. } = self;
-            guard(cx.config.panic_policy, "on_message", || handler.on_message(cx, message));
-            self.after_dispatch();
-        }
-        self.schedule_messages();
-    }
-
-    /// Puts the message queue on the ready list, once.
-    fn schedule_messages(&mut self) {
-        if !self.messages_on_ready_list {
-            self.messages_on_ready_list = true;
-            self.cx.ready.push_back(Ready::Messages);
-        }
-    }
-
-    /// Fires every timer due by this turn's `now` that was set before this
-    /// timer phase began (during this turn's dispatch included); one set
-    /// from a timer callback for "now" waits for the next turn, so a timer
-    /// that re-arms itself cannot keep a turn going.
-    fn fire_timers(&mut self) {
-        let set_before = self.cx.timers.next_sequence();
-        while let Some(expired) = self.cx.timers.pop_expired(self.cx.now, set_before) {
-            self.cx.stats.timers_fired += 1;
-            let timer = expired.id;
-            match expired.kind {
-                TimerKind::App { key, owner: None } => {
-                    let EventLoop { cx, handler, .. } = self;
-                    guard(cx.config.panic_policy, "on_timer", || handler.on_timer(cx, timer, key));
-                }
-                TimerKind::App { key, owner: Some(id) } => self.fire_conn_timer(id, timer, key, expired.owner_slot),
-                TimerKind::Idle(id) => self.check_idle(id),
-                TimerKind::Write(id) => self.check_write_progress(id),
-                TimerKind::Connect(id) => self.check_connect_timeout(id),
-                TimerKind::Linger(id) => self.end_linger(id),
-                TimerKind::AcceptBackoff => self.resume_accepting(),
-                TimerKind::Shutdown => {
-                    self.cx.shutdown_timer = None;
-                    self.close_all(CloseReason::Shutdown);
-                }
-            }
-            self.after_dispatch();
-        }
-    }
-
     /// Writes the output this turn gathered, one write per connection,
     /// then closes what the writes finished or failed.
     fn flush(&mut self) {
@@ -407,25 +345,5 @@ impl<H: Handler> EventLoop<H> {
                 self.reap(id);
             }
         }
-    }
-
-    fn begin_shutdown_if_asked(&mut self) {
-        if self.cx.run_state != RunState::StopRequested {
-            return;
-        }
-        self.cx.run_state = RunState::Draining;
-        info!("stopping: closing listeners, flushing {} connections", self.cx.conns.len());
-        for socket in self.cx.listeners.sockets.iter_mut() {
-            *socket = None;
-        }
-        let EventLoop { cx, handler, .. } = self;
-        guard(cx.config.panic_policy, "on_stop", || handler.on_stop(cx));
-        self.after_dispatch();
-        for id in self.cx.conns.ids() {
-            self.shut_down_conn(id);
-        }
-        let deadline = deadline_after(self.cx.now, self.cx.config.shutdown_timeout);
-        self.cx.shutdown_timer = Some(self.cx.timers.insert(deadline, TimerKind::Shutdown));
-        self.after_dispatch();
     }
 }

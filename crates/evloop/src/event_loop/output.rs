@@ -6,10 +6,9 @@
 
 use log::{debug, info};
 
-use crate::buffer::Buffer;
+use super::timers::{deadline_after, TimerKind};
+use crate::conn::Flags;
 use crate::conn::{Closing, Phase};
-use crate::flags::Flags;
-use crate::timer::{deadline_after, TimerKind};
 use crate::{CloseReason, ConnId, Ctx};
 
 impl Ctx {
@@ -135,44 +134,10 @@ impl Ctx {
             return;
         }
         conn.flags.insert(Flags::WRITE_CLOSED);
-        match conn.stream.shutdown(std::net::Shutdown::Write) {
+        match conn.stream.shutdown_write() {
             Ok(()) if conn.flags.any(Flags::READ_CLOSED) => self.close_with(id, Closing::Now(CloseReason::PeerClosed)),
             Ok(()) => {}
             Err(e) => self.close_with(id, Closing::Now(CloseReason::from_io_error(&e))),
-        }
-    }
-}
-
-/// Emptied output buffers kept for the next connection that gets output,
-/// so a reply costs a copy but no allocation, while an idle connection
-/// still holds no buffer. Bounded: past [`SpareOutput::MAX_BYTES`] of
-/// spare capacity, or for one buffer larger than
-/// [`SpareOutput::MAX_BUFFER_BYTES`], the memory goes back to the
-/// allocator.
-#[derive(Debug, Default)]
-pub(crate) struct SpareOutput {
-    buffers: Vec<Vec<u8>>,
-    bytes: usize,
-}
-
-impl SpareOutput {
-    const MAX_BYTES: usize = 1024 * 1024;
-    const MAX_BUFFER_BYTES: usize = 64 * 1024;
-
-    /// An empty buffer with some capacity, if one is spare.
-    pub(crate) fn take(&mut self) -> Option<Vec<u8>> {
-        let storage = self.buffers.pop()?;
-        self.bytes -= storage.capacity();
-        Some(storage)
-    }
-
-    /// Takes `buffer`'s (empty) allocation, or lets it be freed.
-    fn give(&mut self, buffer: &mut Buffer) {
-        let capacity = buffer.capacity();
-        let storage = buffer.take_storage();
-        if capacity <= Self::MAX_BUFFER_BYTES && self.bytes + capacity <= Self::MAX_BYTES {
-            self.bytes += capacity;
-            self.buffers.push(storage);
         }
     }
 }

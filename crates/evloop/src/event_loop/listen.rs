@@ -1,0 +1,225 @@
+//! Listening: binding sockets (TCP, Unix-domain) and registering them
+//! with the loop, and the accept state the listeners share.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::time::Instant;
+
+use log::info;
+
+use super::token::{listener_token, MAX_LISTENERS};
+use crate::transport::{tcp, unix, Listener};
+use crate::{Ctx, EventLoop, Handler};
+
+impl<H: Handler> EventLoop<H> {
+    /// Listens on `addr` and returns the address actually bound (the real
+    /// port when `addr` asks for port 0). May be called any number of times
+    /// before `run`; each listener's index (0, 1, ...) reaches `on_open` in
+    /// [`Origin::Inbound`](crate::Origin::Inbound).
+    ///
+    /// The socket has `SO_REUSEADDR` and a backlog of
+    /// [`Config::listen_backlog`](crate::Config::listen_backlog).
+    ///
+    /// # Errors
+    ///
+    /// `AddrInUse`, `AddrNotAvailable`, `PermissionDenied` and the like from
+    /// `bind`/`listen`; `Other` past 1024 listeners.
+    pub fn listen(&mut self, addr: SocketAddr) -> io::Result<SocketAddr> {
+        let socket = tcp::bind(addr, self.cx.config.listen_backlog, false)?;
+        let local = socket.local_addr()?;
+        self.cx.add_listener(Listener::Tcp(socket))?;
+        Ok(local)
+    }
+
+    /// Listens on a Unix-domain stream socket at `path`, beside any TCP
+    /// listeners: the same handler serves both, and
+    /// [`Ctx::peer_addr`](crate::Ctx::peer_addr) says which a connection
+    /// came through ([`PeerAddr::Unix`](crate::PeerAddr::Unix)), with
+    /// [`Ctx::peer_credentials`](crate::Ctx::peer_credentials) for who
+    /// connected. The listener's index reaches `on_open` as a TCP one's
+    /// does.
+    ///
+    /// A socket file left behind by a server that died is replaced; the
+    /// file is removed when the loop stops cleanly (and not if another
+    /// server has bound the path since). The file's mode is what the
+    /// process's umask gives; see
+    /// [`listen_unix_with_mode`](EventLoop::listen_unix_with_mode).
+    /// [`Config::max_connections_per_ip`](crate::Config::max_connections_per_ip)
+    /// does not apply to Unix-domain peers, which have no address.
+    ///
+    /// # Errors
+    ///
+    /// `AddrInUse` if a live server listens on `path`, or `path` exists and
+    /// is not a socket (it is never replaced); `PermissionDenied`,
+    /// `NotFound` (a missing directory), `InvalidInput` (a path longer
+    /// than 107 bytes) from `bind`; `Other` past 1024 listeners.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use evloop::{Config, ConnId, Ctx, EventLoop, Handler, Origin};
+    /// # struct Quiet;
+    /// # impl Handler for Quiet {
+    /// #     type Conn = ();
+    /// #     type Message = ();
+    /// #     fn on_open(&mut self, _: &mut Ctx, _: ConnId, _: Origin) {}
+    /// #     fn on_data(&mut self, _: &mut Ctx, _: ConnId, _: &mut (), data: &[u8]) -> usize { data.len() }
+    /// # }
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = std::env::temp_dir().join(format!("evloop-doc-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// let path = dir.join("quiet.sock");
+    /// let mut el = EventLoop::new(Config::default(), Quiet)?;
+    /// el.listen("127.0.0.1:0".parse().unwrap())?; // TCP and
+    /// el.listen_unix(&path)?; // a Unix-domain socket, one handler
+    /// assert!(path.exists());
+    /// # el.handle().stop().unwrap();
+    /// el.run()?;
+    /// assert!(!path.exists(), "a clean stop removes the socket file");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn listen_unix(&mut self, path: impl AsRef<Path>) -> io::Result<()> {
+        let socket = unix::bind(path.as_ref(), self.cx.config.listen_backlog, None)?;
+        self.cx.add_listener(Listener::Unix(socket))
+    }
+
+    /// As [`listen_unix`](EventLoop::listen_unix), with the socket file's
+    /// permission bits set to `mode` (Redis's `unixsocketperm`; `0o700`
+    /// lets only this user connect, `0o770` its group too).
+    ///
+    /// # Errors
+    ///
+    /// As [`listen_unix`](EventLoop::listen_unix), and what `chmod`
+    /// returns.
+    pub fn listen_unix_with_mode(&mut self, path: impl AsRef<Path>, mode: u32) -> io::Result<()> {
+        let socket = unix::bind(path.as_ref(), self.cx.config.listen_backlog, Some(mode))?;
+        self.cx.add_listener(Listener::Unix(socket))
+    }
+
+    /// Listens on a socket already bound and listening (made with
+    /// `std::net::TcpListener::bind` or socket2, inherited from a parent,
+    /// or a clone of another loop's), as [`listen`](EventLoop::listen)
+    /// does with the one it binds. The socket is made nonblocking; its
+    /// options and backlog stay as they were.
+    ///
+    /// # Errors
+    ///
+    /// What `fcntl`, `epoll_ctl` or `getsockname` return (`InvalidInput`
+    /// for a socket that is not a listening TCP socket); `Other` past 1024
+    /// listeners.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use evloop::{Config, ConnId, Ctx, EventLoop, Handler, Origin};
+    /// # struct Quiet;
+    /// # impl Handler for Quiet {
+    /// #     type Conn = ();
+    /// #     type Message = ();
+    /// #     fn on_open(&mut self, _: &mut Ctx, _: ConnId, _: Origin) {}
+    /// #     fn on_data(&mut self, _: &mut Ctx, _: ConnId, _: &mut (), data: &[u8]) -> usize { data.len() }
+    /// # }
+    /// # fn main() -> std::io::Result<()> {
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let mut el = EventLoop::new(Config::default(), Quiet)?;
+    /// let addr = el.listen_on(listener)?;
+    /// assert_ne!(addr.port(), 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn listen_on(&mut self, listener: std::net::TcpListener) -> io::Result<SocketAddr> {
+        listener.set_nonblocking(true)?;
+        let local = listener.local_addr()?;
+        self.cx.add_listener(Listener::Tcp(mio::net::TcpListener::from_std(listener)))?;
+        Ok(local)
+    }
+}
+
+impl Ctx {
+    /// Registers a listening socket with the loop.
+    pub(crate) fn add_listener(&mut self, mut socket: Listener) -> io::Result<()> {
+        let slot = self.listeners.sockets.len();
+        if slot >= MAX_LISTENERS {
+            return Err(io::Error::other("too many listeners"));
+        }
+        let local = socket.local_addr()?;
+        socket.register(self.poll.registry(), listener_token(slot))?;
+        self.listeners.push(socket);
+        info!("listening on {local}");
+        Ok(())
+    }
+}
+
+/// The loop's listeners, indexed by the order they were added.
+#[derive(Debug, Default)]
+pub(crate) struct Listeners {
+    /// `None` once closed (on stop).
+    pub(crate) sockets: Vec<Option<Listener>>,
+    /// Per listener: already waiting on the ready list.
+    pub(crate) on_ready_list: Vec<bool>,
+    /// Per listener: the turn its accept count is for, and the count.
+    pub(crate) accepted_in_turn: Vec<(u64, usize)>,
+    /// Out of descriptors since then, with this many failed accepts: the
+    /// episode is logged once when it starts and once when it ends.
+    pub(crate) exhaustion: Option<Exhaustion>,
+    /// `max_connections` are open and new connections are being turned
+    /// away; kept so the warning is logged once per episode.
+    pub(crate) rejecting_at_limit: bool,
+    /// Accepting stopped after EMFILE/ENFILE; resumes when the backoff
+    /// timer fires.
+    pub(crate) backing_off: bool,
+    /// Inbound connections open per peer address, kept only while
+    /// `Config::max_connections_per_ip` is set.
+    pub(crate) per_ip: HashMap<IpAddr, usize>,
+}
+
+/// An episode of running out of file descriptors.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Exhaustion {
+    pub(crate) since: Instant,
+    pub(crate) failed_accepts: u64,
+}
+
+impl Listeners {
+    /// Adds a listener, returning its slot.
+    pub(crate) fn push(&mut self, socket: Listener) -> usize {
+        self.sockets.push(Some(socket));
+        self.on_ready_list.push(false);
+        self.accepted_in_turn.push((0, 0));
+        self.sockets.len() - 1
+    }
+
+    /// How many more connections listener `slot` may accept in `turn`.
+    pub(crate) fn accepts_left(&mut self, slot: usize, turn: u64, per_turn: usize) -> usize {
+        let (counted_turn, count) = &mut self.accepted_in_turn[slot];
+        if *counted_turn != turn {
+            *counted_turn = turn;
+            *count = 0;
+        }
+        per_turn.saturating_sub(*count)
+    }
+
+    /// Counts a connection from `ip` in, unless `limit` of them are open
+    /// already; returns whether it was admitted.
+    pub(crate) fn admit_ip(&mut self, ip: IpAddr, limit: usize) -> bool {
+        let open = self.per_ip.entry(ip).or_insert(0);
+        if *open >= limit {
+            return false;
+        }
+        *open += 1;
+        true
+    }
+
+    /// Counts a connection from `ip` out.
+    pub(crate) fn release_ip(&mut self, ip: IpAddr) {
+        if let Some(open) = self.per_ip.get_mut(&ip) {
+            *open -= 1;
+            if *open == 0 {
+                self.per_ip.remove(&ip);
+            }
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! Stopping: closing the listeners, `on_stop`, flushing every connection
+//! up to the shutdown deadline, then closing what is left.
+
+use std::io;
+
+use log::info;
+
+use super::panic_guard::guard;
+use super::timers::{deadline_after, TimerKind};
+use super::EventLoop;
+use crate::conn::{Closing, Phase};
+use crate::ctx::RunState;
+use crate::{CloseReason, ConnId, Handler};
+
+impl<H: Handler> EventLoop<H> {
+    /// Begins a graceful stop, if one was asked for this turn: closes the
+    /// listeners, calls `on_stop`, asks every connection to flush and
+    /// close, and arms the shutdown deadline.
+    pub(super) fn begin_shutdown_if_asked(&mut self) {
+        if self.cx.run_state != RunState::StopRequested {
+            return;
+        }
+        self.cx.run_state = RunState::Draining;
+        info!("stopping: closing listeners, flushing {} connections", self.cx.conns.len());
+        for socket in self.cx.listeners.sockets.iter_mut() {
+            *socket = None;
+        }
+        let EventLoop { cx, handler, .. } = self;
+        guard(cx.config.panic_policy, "on_stop", || handler.on_stop(cx));
+        self.after_dispatch();
+        for id in self.cx.conns.ids() {
+            self.shut_down_conn(id);
+        }
+        let deadline = deadline_after(self.cx.now, self.cx.config.shutdown_timeout);
+        self.cx.shutdown_timer = Some(self.cx.timers.insert(deadline, TimerKind::Shutdown));
+        self.after_dispatch();
+    }
+
+    /// Begins closing `id` for shutdown: a pending connect fails, an open
+    /// connection flushes and closes with [`CloseReason::Shutdown`].
+    pub(crate) fn shut_down_conn(&mut self, id: ConnId) {
+        let Some(conn) = self.cx.live_conn(id) else { return };
+        if conn.phase() == Phase::Connecting {
+            let error = io::Error::new(io::ErrorKind::ConnectionAborted, "the event loop stopped");
+            self.fail_connect(id, error);
+        } else {
+            self.cx.close_with(id, Closing::AfterFlush(CloseReason::Shutdown));
+        }
+    }
+
+    /// Closes every connection now, with `reason` for those not already
+    /// closing for another; lingering sockets are closed without waiting.
+    pub(crate) fn close_all(&mut self, reason: CloseReason) {
+        for id in self.cx.conns.ids() {
+            let Some(conn) = self.cx.conns.get_mut(id) else { continue };
+            match conn.phase() {
+                Phase::Lingering => {
+                    drop(self.remove_conn(id));
+                    continue;
+                }
+                Phase::Connecting => {
+                    self.fail_connect(id, io::Error::new(io::ErrorKind::ConnectionAborted, "the event loop stopped"));
+                    continue;
+                }
+                Phase::Open => {}
+            }
+            let how = match conn.closing() {
+                Closing::Now(earlier) | Closing::AfterFlush(earlier) if earlier != CloseReason::Shutdown => {
+                    Closing::Now(earlier)
+                }
+                _ => Closing::Now(reason),
+            };
+            conn.set_closing(Closing::No);
+            self.cx.close_with(id, how);
+        }
+        self.after_dispatch();
+    }
+}
