@@ -1,10 +1,10 @@
-//! A line chat server on evloop: what one client types, the others read.
+//! A chat server on evloop: what one client types, the others read.
 //!
 //! ```text
-//! cargo run --release -p line                 # listens on 127.0.0.1:7879
+//! cargo run --release -p chat                 # listens on 127.0.0.1:7879
 //! nc 127.0.0.1 7879                           # in two terminals; type /help
-//! RUST_LOG=debug cargo run --release -p line  # log each accept and close
-//! cargo run --release -p line -- --threads 0  # one loop per CPU, one room across them
+//! RUST_LOG=debug cargo run --release -p chat  # log each accept and close
+//! cargo run --release -p chat -- --threads 0  # one loop per CPU, one room across them
 //! ```
 //!
 //! Ctrl-C (SIGINT) or SIGTERM tells every client `* server shutting down`,
@@ -12,11 +12,11 @@
 
 use std::net::SocketAddr;
 
+use chat::{Chat, ServerOptions};
 use clap::Parser;
 use evloop::{EventLoop, GroupBuilder};
-use line::{Chat, ServerOptions};
 
-/// Line chat server on a single-threaded evloop event loop.
+/// Chat server on a single-threaded evloop event loop.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
