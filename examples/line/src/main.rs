@@ -1,0 +1,117 @@
+//! A small chat room on evloop: the example to copy first.
+//!
+//! It shows framing with `LineDecoder`, per-connection state kept by the
+//! loop, a broadcast to the other connections, two commands and a limit.
+//! `examples/chat` is the same idea hardened (flood control, nick rules,
+//! several loops): read it once this one is clear.
+//!
+//! ```text
+//! cargo run --release -p line     # listens on 127.0.0.1:7880
+//! nc 127.0.0.1 7880               # in two terminals: what one types, the other reads
+//! ```
+//!
+//! Commands: `/nick NAME`, `/who`. Ctrl-C stops the server gracefully.
+
+use std::collections::BTreeMap;
+use std::io;
+
+use evloop::codec::LineDecoder;
+use evloop::{CloseReason, Config, ConnId, Ctx, EventLoop, Handler, Origin};
+
+/// The limit: a longer line is answered with an error and dropped; the
+/// client stays. The decoder never buffers more than this per connection.
+const MAX_LINE_BYTES: usize = 512;
+
+/// The handler: the loop calls it for every connection, on one thread, so
+/// the room is plain data with no lock.
+#[derive(Default)]
+struct Room {
+    nicks: BTreeMap<ConnId, String>,
+    guests: u64,
+}
+
+impl Room {
+    /// Sends `text` to every member but `from`. `send` queues the bytes; the
+    /// loop writes each connection once at the end of the turn.
+    fn broadcast(&self, cx: &mut Ctx, from: ConnId, text: &str) {
+        for &id in self.nicks.keys().filter(|&&id| id != from) {
+            cx.send(id, text.as_bytes());
+        }
+    }
+
+    /// One complete line from `id`: a command, or something to say.
+    fn on_line(&mut self, cx: &mut Ctx, id: ConnId, line: &str) {
+        let nick = self.nicks[&id].clone();
+        let reply = match line.split_once(' ').unwrap_or((line, "")) {
+            ("/nick", new)
+                if new.is_empty()
+                    || new.len() > 16
+                    || new.starts_with("guest")
+                    || !new.bytes().all(|b| b.is_ascii_alphanumeric()) =>
+            {
+                "ERR a nick is 1-16 letters or digits, not guestN".to_string()
+            }
+            ("/nick", new) if self.nicks.values().any(|taken| taken == new) => format!("ERR {new} is taken"),
+            ("/nick", new) => {
+                self.broadcast(cx, id, &format!("* {nick} is now {new}\n"));
+                self.nicks.insert(id, new.to_string());
+                format!("* you are now {new}")
+            }
+            ("/who", _) => format!("* online: {}", self.nicks.values().cloned().collect::<Vec<_>>().join(", ")),
+            _ if line.starts_with('/') => "ERR commands are /nick NAME and /who".to_string(),
+            _ => return self.broadcast(cx, id, &format!("{nick}: {line}\n")),
+        };
+        cx.send(id, format!("{reply}\n").as_bytes());
+    }
+}
+
+impl Handler for Room {
+    /// What the loop keeps beside each connection: its framing state.
+    type Conn = LineDecoder;
+    /// Messages from other threads: none here.
+    type Message = ();
+
+    fn on_open(&mut self, cx: &mut Ctx, id: ConnId, _origin: Origin) -> LineDecoder {
+        self.guests += 1;
+        let nick = format!("guest{}", self.guests);
+        cx.send(id, format!("* welcome {nick}! /nick NAME to rename, /who to list\n").as_bytes());
+        self.broadcast(cx, id, &format!("* {nick} joined\n"));
+        self.nicks.insert(id, nick);
+        LineDecoder::with_max_line_bytes(MAX_LINE_BYTES)
+    }
+
+    /// Returns how many bytes it used: the unfinished line at the end stays
+    /// with the loop and comes back, with what arrives next, in `data`.
+    fn on_data(&mut self, cx: &mut Ctx, id: ConnId, decoder: &mut LineDecoder, data: &[u8]) -> usize {
+        let mut lines = decoder.decode(data);
+        for line in &mut lines {
+            match line {
+                Ok(line) => self.on_line(cx, id, line),
+                // Too long, or not UTF-8: say so; the connection goes on.
+                Err(err) => {
+                    cx.send(id, format!("ERR {err}\n").as_bytes());
+                }
+            }
+        }
+        lines.consumed()
+    }
+
+    /// Fires once for every connection `on_open` saw, whatever closed it: the
+    /// peer, or a limit (one that never reads is closed past 4 MiB queued).
+    fn on_close(&mut self, cx: &mut Ctx, id: ConnId, _decoder: LineDecoder, reason: CloseReason) {
+        if let Some(nick) = self.nicks.remove(&id) {
+            self.broadcast(cx, id, &format!("* {nick} left ({reason})\n"));
+        }
+    }
+}
+
+fn main() -> io::Result<()> {
+    // `--listen ADDR` listens elsewhere (the tests pass 127.0.0.1:0).
+    let addr = std::env::args().skip_while(|arg| arg != "--listen").nth(1);
+    let addr = addr.as_deref().unwrap_or("127.0.0.1:7880").parse().map_err(io::Error::other)?;
+    let mut el = EventLoop::new(Config::default(), Room::default())?;
+    println!("listening on {}", el.listen(addr)?);
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    el.stop_on_signals()?; // Ctrl-C, SIGTERM: flush, close everyone, return
+    el.run()
+}
