@@ -1,5 +1,17 @@
 //! A chat server on evloop: what one client types, the others read.
 //!
+//! What it shows: `examples/line` (read it first) made into a product a
+//! hostile internet can reach. What a line asks for and the rules for
+//! nicks and characters (`command.rs`), what the server does with it
+//! (`respond.rs`), a share of each client's lines per turn and flood
+//! control that stops reading a client rather than buffer its lines
+//! (`intake.rs`), one send per member per pass however much the room says
+//! (`room.rs`), a reason told to every client it drops, a limit for each
+//! thing a client may cost the others (`--help`), and one room across the
+//! loops of a `LoopGroup` (`relay.rs`, `nicks.rs`). The tests in
+//! `tests/tests/chat_*.rs` and the tools in `src/bin/` (`fanout`,
+//! `attack`) measure it.
+//!
 //! ```text
 //! cargo run --release -p chat                 # listens on 127.0.0.1:7879
 //! nc 127.0.0.1 7879                           # in two terminals; type /help
