@@ -97,7 +97,7 @@ impl Handler for Room {
     }
 
     /// Fires once for every connection `on_open` saw, whatever closed it: the
-    /// peer, or a limit (one that never reads is closed past 4 MiB queued).
+    /// peer, or a limit (one that stops reading: 30 s without progress, or 4 MiB queued).
     fn on_close(&mut self, cx: &mut Ctx, id: ConnId, _decoder: LineDecoder, reason: CloseReason) {
         if let Some(nick) = self.nicks.remove(&id) {
             self.broadcast(cx, id, &format!("* {nick} left ({reason})\n"));
