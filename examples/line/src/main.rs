@@ -1,16 +1,13 @@
 //! A small chat room on evloop: the example to copy first.
 //!
 //! It shows framing with `LineDecoder`, per-connection state kept by the
-//! loop, a broadcast to the other connections, two commands and a limit.
-//! `examples/chat` is the same idea hardened (flood control, nick rules,
-//! several loops): read it once this one is clear.
+//! loop, a broadcast, two commands (`/nick NAME`, `/who`) and a limit.
+//! `examples/chat` is the same idea hardened: read it once this one is clear.
 //!
 //! ```text
 //! cargo run --release -p line     # listens on 127.0.0.1:7880
 //! nc 127.0.0.1 7880               # in two terminals: what one types, the other reads
 //! ```
-//!
-//! Commands: `/nick NAME`, `/who`. Ctrl-C stops the server gracefully.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -43,14 +40,7 @@ impl Room {
     fn on_line(&mut self, cx: &mut Ctx, id: ConnId, line: &str) {
         let nick = self.nicks[&id].clone();
         let reply = match line.split_once(' ').unwrap_or((line, "")) {
-            ("/nick", new)
-                if new.is_empty()
-                    || new.len() > 16
-                    || new.starts_with("guest")
-                    || !new.bytes().all(|b| b.is_ascii_alphanumeric()) =>
-            {
-                "ERR a nick is 1-16 letters or digits, not guestN".to_string()
-            }
+            ("/nick", new) if !valid_nick(new) => "ERR a nick is 1-16 letters or digits, not guestN".to_string(),
             ("/nick", new) if self.nicks.values().any(|taken| taken == new) => format!("ERR {new} is taken"),
             ("/nick", new) => {
                 self.broadcast(cx, id, &format!("* {nick} is now {new}\n"));
@@ -63,6 +53,11 @@ impl Room {
         };
         cx.send(id, format!("{reply}\n").as_bytes());
     }
+}
+
+/// 1-16 ASCII letters or digits, and not `guestN` (the names given at join).
+fn valid_nick(nick: &str) -> bool {
+    (1..=16).contains(&nick.len()) && !nick.starts_with("guest") && nick.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 impl Handler for Room {
