@@ -162,8 +162,8 @@ impl Binaries {
                 command.args(["--profile", other]);
             }
         }
-        // `line` for the soak (`--soak`), which runs it beside `echo`.
-        command.args(["-p", "echo", "-p", "line", "-p", "threaded", "-p", "bench", "--bins"]);
+        // `chat` for the soak (`--soak`), which runs it beside `echo`.
+        command.args(["-p", "echo", "-p", "chat", "-p", "threaded", "-p", "bench", "--bins"]);
         let status = command.stdin(Stdio::null()).status()?;
         if status.success() {
             Ok(())
@@ -210,7 +210,7 @@ impl RunningServer {
 
     /// Starts the binary `name` from `binaries` as [`start`](Self::start)
     /// does a [`Server`], with `args` besides `--listen 127.0.0.1:0`: for
-    /// servers that are not in the echo comparison (the soak's `line`).
+    /// servers that are not in the echo comparison (the soak's `chat`).
     ///
     /// # Errors
     ///

@@ -1,4 +1,4 @@
-//! A line-chat client for tests of the line server.
+//! A chat client for tests of the chat server (examples/chat).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -168,7 +168,7 @@ impl Conversation {
     }
 }
 
-/// Joins `N` clients to a fresh line server, one after another, each
+/// Joins `N` clients to a fresh chat server, one after another, each
 /// earlier client reading the join notice of every later one; each
 /// client's next line is then whatever the test makes happen. A fresh room
 /// numbers its guests from 1, so client `k` (from 1) is `guest{k}`.

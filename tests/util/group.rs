@@ -1,4 +1,4 @@
-//! A [`LoopGroup`] serving on its own thread, for the group tests.
+//! A [`LoopGroup`](evloop::LoopGroup) serving on its own thread, for the group tests.
 
 use std::net::SocketAddr;
 use std::sync::mpsc;

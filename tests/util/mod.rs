@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 pub mod chat;
 pub mod group;
+#[cfg(doctest)]
+pub mod guide;
 pub mod process;
 
 use socket2::{Domain, Protocol, Socket, Type};

@@ -62,7 +62,7 @@ impl Hostile {
     }
 }
 
-/// Starts one peer of `kind` against `addr` (`chat`: the line server) on its
+/// Starts one peer of `kind` against `addr` (`chat`: the chat server) on its
 /// own thread, attacking again and again until `until`; the thread returns
 /// how many attacks it made. Errors end an attack, never the peer: the
 /// servers are meant to cut these peers off.

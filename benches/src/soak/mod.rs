@@ -1,5 +1,5 @@
 //! The soak (`--soak SECONDS`, a manual mode, never run by CI): the real
-//! `echo` and `line` binaries under mixed load for a long while, then the
+//! `echo` and `chat` binaries under mixed load for a long while, then the
 //! checks a long run is for.
 //!
 //! Well-behaved echo clients come and go at random, each byte they send
@@ -73,11 +73,11 @@ pub(crate) fn run(seconds: u64, out: &Path) -> io::Result<bool> {
     fs::create_dir_all(&logs)?;
     let ticks = platform::clock_ticks_per_second();
     let echo = RunningServer::start_binary("echo", &[], &binaries, None, &logs.join("soak-echo.log"))?;
-    let line = RunningServer::start_binary("line", &[], &binaries, None, &logs.join("soak-line.log"))?;
-    let mut servers = [echo, line].map(|server| Soaked { name: "", server, samples: Vec::new(), sample_error: None });
+    let chat = RunningServer::start_binary("chat", &[], &binaries, None, &logs.join("soak-chat.log"))?;
+    let mut servers = [echo, chat].map(|server| Soaked { name: "", server, samples: Vec::new(), sample_error: None });
     servers[0].name = "echo";
-    servers[1].name = "line";
-    let (echo_addr, line_addr) = (servers[0].server.addr(), servers[1].server.addr());
+    servers[1].name = "chat";
+    let (echo_addr, chat_addr) = (servers[0].server.addr(), servers[1].server.addr());
     // The servers finish setting up (signal handling, for one) after they
     // print their address: the starting figures are taken a moment later.
     thread::sleep(Duration::from_secs(1));
@@ -88,18 +88,18 @@ pub(crate) fn run(seconds: u64, out: &Path) -> io::Result<bool> {
     let tally = Arc::new(Tally::default());
     let mut clients: Vec<JoinHandle<()>> =
         (0..ECHO_CLIENTS).map(|i| well_behaved::echo_client(echo_addr, 1 + i as u64, until, tally.clone())).collect();
-    clients.extend(well_behaved::chat_members(line_addr, CHAT_MEMBERS, until, SETTLE, tally.clone())?);
+    clients.extend(well_behaved::chat_members(chat_addr, CHAT_MEMBERS, until, SETTLE, tally.clone())?);
     let mut attackers: Vec<(Hostile, &'static str, JoinHandle<u64>)> = Vec::new();
     for (kind, peers) in Hostile::ALL {
         for peer in 0..peers {
-            for (name, addr, chat) in [("echo", echo_addr, false), ("line", line_addr, true)] {
+            for (name, addr, chat) in [("echo", echo_addr, false), ("chat", chat_addr, true)] {
                 let seed = 1_000 + attackers.len() as u64 * 7 + peer as u64;
                 attackers.push((kind, name, hostile::start(kind, addr, chat, seed, until)));
             }
         }
     }
     eprintln!(
-        "soak: {seconds} s of load on echo ({echo_addr}, pid {}) and line ({line_addr}, pid {}), then up to {} s to settle and {} s quiet",
+        "soak: {seconds} s of load on echo ({echo_addr}, pid {}) and chat ({chat_addr}, pid {}), then up to {} s to settle and {} s quiet",
         servers[0].server.pid(),
         servers[1].server.pid(),
         SETTLE.as_secs() * 2,
@@ -161,7 +161,7 @@ pub(crate) fn run(seconds: u64, out: &Path) -> io::Result<bool> {
     let exits: Vec<_> = servers.into_iter().map(|s| s.server.terminate()).collect();
 
     let mut report = String::new();
-    let _ = writeln!(report, "soak: {seconds} s of mixed load, echo and line release binaries, loopback");
+    let _ = writeln!(report, "soak: {seconds} s of mixed load, echo and chat release binaries, loopback");
     let _ = writeln!(
         report,
         "well-behaved: {ECHO_CLIENTS} echo clients, {} connections, {} bytes echoed and checked byte for byte; {CHAT_MEMBERS} chat members, {} lines said, {} heard, each once and in order",
@@ -170,7 +170,7 @@ pub(crate) fn run(seconds: u64, out: &Path) -> io::Result<bool> {
         tally.chat_lines_said.load(Ordering::Relaxed),
         tally.chat_lines_heard.load(Ordering::Relaxed),
     );
-    for name in ["echo", "line"] {
+    for name in ["echo", "chat"] {
         let list: Vec<String> =
             attacks.iter().filter(|a| a.1 == name).map(|(k, _, n)| format!("{} {n}", k.name())).collect();
         let _ = writeln!(report, "hostile attacks on {name}: {}", list.join(", "));

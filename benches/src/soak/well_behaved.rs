@@ -20,7 +20,7 @@ const STUCK: Duration = Duration::from_secs(10);
 /// so a blocking write-then-read cannot deadlock.
 const MAX_MESSAGE_BYTES: usize = 32 * 1024;
 
-/// Lines a chat member says per second, well under the line server's
+/// Lines a chat member says per second, well under the chat server's
 /// default flood limit of 10.
 const CHAT_LINES_PER_SEC: u64 = 4;
 
@@ -117,7 +117,7 @@ struct Member {
     stream: TcpStream,
 }
 
-/// Joins `count` members to the line server at `addr` and starts them: each
+/// Joins `count` members to the chat server at `addr` and starts them: each
 /// says `soak N` (N from 0) every quarter second until `until`, and reads
 /// on its own thread, checking that every other member's lines come
 /// exactly once and in order. After `until` each reader waits (at most

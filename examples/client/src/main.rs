@@ -1,6 +1,13 @@
 //! `client`: an `nc` built on evloop's nonblocking connect, and a load
 //! generator for echo servers.
 //!
+//! What it shows: outbound connections (`EventLoop::connect`, ending in
+//! `on_open` or `on_connect_failed` with the socket's error), a blocking
+//! source brought into the loop (stdin, read on a helper thread that hands
+//! each chunk to the loop through a `LoopHandle`, in `stdin_feed.rs`), a
+//! half-close at stdin's end (`shutdown_write`), and many connections
+//! driven from one thread (`load.rs`).
+//!
 //! ```text
 //! cargo run --release -p echo                        # an echo server on 127.0.0.1:7878
 //! cargo run --release -p client                      # type lines, get them back; Ctrl-D half-closes
@@ -10,10 +17,9 @@
 //! cargo run --release -p client -- --connections 1000 --messages 100 --size 512 127.0.0.1:7878
 //! ```
 //!
-//! Interactive mode reads stdin on a helper thread that hands each chunk to
-//! the loop through a `LoopHandle`; load mode opens every connection at
-//! once on the one loop thread. `RUST_LOG=debug` shows the connection's
-//! life, and `RUST_LOG=info` the loop's final stats.
+//! Interactive mode is one connection on the loop; load mode opens every
+//! connection at once on the one loop thread. `RUST_LOG=debug` shows the
+//! connection's life, and `RUST_LOG=info` the loop's final stats.
 
 mod connect_failure;
 mod fd_limit;

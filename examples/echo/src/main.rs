@@ -1,5 +1,12 @@
 //! An echo server on evloop: every byte a client sends comes back.
 //!
+//! What it shows: the smallest complete server. The handler (`Echo`, in
+//! `lib.rs`) sends back what `on_data` is given and returns how much it
+//! used; `main` builds a `Config` from the command line, listens, stops
+//! gracefully on Ctrl-C (`stop_on_signals`, feature `signals`), and with
+//! `--threads` runs the same handler on a `LoopGroup`, one loop per thread.
+//! Read `examples/line` next: framing, per-connection state, a broadcast.
+//!
 //! ```text
 //! cargo run --release -p echo                 # listens on 127.0.0.1:7878
 //! nc 127.0.0.1 7878                           # type a line, get it back

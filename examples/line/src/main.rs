@@ -1,67 +1,112 @@
-//! A line chat server on evloop: what one client types, the others read.
+//! A small chat room on evloop: the example to copy first.
+//!
+//! It shows framing with `LineDecoder`, per-connection state kept by the
+//! loop, a broadcast, two commands (`/nick NAME`, `/who`) and a limit.
+//! `examples/chat` is the same idea hardened: read it once this one is clear.
 //!
 //! ```text
-//! cargo run --release -p line                 # listens on 127.0.0.1:7879
-//! nc 127.0.0.1 7879                           # in two terminals; type /help
-//! RUST_LOG=debug cargo run --release -p line  # log each accept and close
-//! cargo run --release -p line -- --threads 0  # one loop per CPU, one room across them
+//! cargo run --release -p line     # listens on 127.0.0.1:7880
+//! nc 127.0.0.1 7880               # in two terminals: what one types, the other reads
 //! ```
-//!
-//! Ctrl-C (SIGINT) or SIGTERM tells every client `* server shutting down`,
-//! stops gracefully and logs the final stats.
 
-use std::net::SocketAddr;
+use std::collections::BTreeMap;
+use std::io;
 
-use clap::Parser;
-use evloop::{EventLoop, GroupBuilder};
-use line::{Chat, ServerOptions};
+use evloop::codec::LineDecoder;
+use evloop::{CloseReason, Config, ConnId, Ctx, EventLoop, Handler, Origin};
 
-/// Line chat server on a single-threaded evloop event loop.
-#[derive(Debug, Parser)]
-#[command(version, about)]
-struct Args {
-    /// Address to listen on (repeat for several).
-    #[arg(long, default_value = "127.0.0.1:7879")]
-    listen: Vec<SocketAddr>,
-    /// Event loops, one per thread, sharing the port with SO_REUSEPORT and
-    /// one room: what is said on one loop is relayed to the others (0: one
-    /// per CPU this process may use). 1 is the single-threaded loop.
-    #[arg(long, default_value_t = 1)]
-    threads: usize,
-    #[command(flatten)]
-    server: ServerOptions,
+/// The limit: a longer line is answered with an error and dropped; the
+/// client stays. The decoder never buffers more than this per connection.
+const MAX_LINE_BYTES: usize = 512;
+
+/// The handler: the loop calls it for every connection, on one thread, so
+/// the room is plain data with no lock.
+#[derive(Default)]
+struct Room {
+    nicks: BTreeMap<ConnId, String>,
+    guests: u64,
 }
 
-fn main() -> std::io::Result<()> {
+impl Room {
+    /// Sends `text` to every member but `from`. `send` queues the bytes; the
+    /// loop writes each connection once at the end of the turn.
+    fn broadcast(&self, cx: &mut Ctx, from: ConnId, text: &str) {
+        for &id in self.nicks.keys().filter(|&&id| id != from) {
+            cx.send(id, text.as_bytes());
+        }
+    }
+
+    /// One complete line from `id`: a command, or something to say.
+    fn on_line(&mut self, cx: &mut Ctx, id: ConnId, line: &str) {
+        let nick = self.nicks[&id].clone();
+        let reply = match line.split_once(' ').unwrap_or((line, "")) {
+            ("/nick", new) if !valid_nick(new) => "ERR a nick is 1-16 letters or digits, not guestN".to_string(),
+            ("/nick", new) if self.nicks.values().any(|taken| taken == new) => format!("ERR {new} is taken"),
+            ("/nick", new) => {
+                self.broadcast(cx, id, &format!("* {nick} is now {new}\n"));
+                self.nicks.insert(id, new.to_string());
+                format!("* you are now {new}")
+            }
+            ("/who", _) => format!("* online: {}", self.nicks.values().cloned().collect::<Vec<_>>().join(", ")),
+            _ if line.starts_with('/') => "ERR commands are /nick NAME and /who".to_string(),
+            _ => return self.broadcast(cx, id, &format!("{nick}: {line}\n")),
+        };
+        cx.send(id, format!("{reply}\n").as_bytes());
+    }
+}
+
+/// 1-16 ASCII letters or digits, and not `guestN` (the names given at join).
+fn valid_nick(nick: &str) -> bool {
+    (1..=16).contains(&nick.len()) && !nick.starts_with("guest") && nick.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+impl Handler for Room {
+    /// What the loop keeps beside each connection: its framing state.
+    type Conn = LineDecoder;
+    /// Messages from other threads: none here.
+    type Message = ();
+
+    fn on_open(&mut self, cx: &mut Ctx, id: ConnId, _origin: Origin) -> LineDecoder {
+        self.guests += 1;
+        let nick = format!("guest{}", self.guests);
+        cx.send(id, format!("* welcome {nick}! /nick NAME to rename, /who to list\n").as_bytes());
+        self.broadcast(cx, id, &format!("* {nick} joined\n"));
+        self.nicks.insert(id, nick);
+        LineDecoder::with_max_line_bytes(MAX_LINE_BYTES)
+    }
+
+    /// Returns how many bytes it used: the unfinished line at the end stays
+    /// with the loop and comes back, with what arrives next, in `data`.
+    fn on_data(&mut self, cx: &mut Ctx, id: ConnId, decoder: &mut LineDecoder, data: &[u8]) -> usize {
+        let mut lines = decoder.decode(data);
+        for line in &mut lines {
+            match line {
+                Ok(line) => self.on_line(cx, id, line),
+                // Too long, or not UTF-8: say so; the connection goes on.
+                Err(err) => {
+                    cx.send(id, format!("ERR {err}\n").as_bytes());
+                }
+            }
+        }
+        lines.consumed()
+    }
+
+    /// Fires once for every connection `on_open` saw, whatever closed it: the
+    /// peer, or a limit (one that stops reading: 30 s without progress, or 4 MiB queued).
+    fn on_close(&mut self, cx: &mut Ctx, id: ConnId, _decoder: LineDecoder, reason: CloseReason) {
+        if let Some(nick) = self.nicks.remove(&id) {
+            self.broadcast(cx, id, &format!("* {nick} left ({reason})\n"));
+        }
+    }
+}
+
+fn main() -> io::Result<()> {
+    // `--listen ADDR` listens elsewhere (the tests pass 127.0.0.1:0).
+    let addr = std::env::args().skip_while(|arg| arg != "--listen").nth(1);
+    let addr = addr.as_deref().unwrap_or("127.0.0.1:7880").parse().map_err(io::Error::other)?;
+    let mut el = EventLoop::new(Config::default(), Room::default())?;
+    println!("listening on {}", el.listen(addr)?);
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let args = Args::parse();
-    if args.threads != 1 {
-        return run_group(&args);
-    }
-    let mut el = EventLoop::new(args.server.config(), Chat::new(args.server.settings()))?;
-    for addr in &args.listen {
-        let bound = el.listen(*addr)?;
-        // On stdout, for scripts that started us on port 0.
-        println!("listening on {bound}");
-    }
-    // Ctrl-C / SIGTERM: stop accepting, flush, close everyone, return.
-    el.stop_on_signals()?;
-    el.run() // logs the final stats
-}
-
-/// `--threads N`: N loops, one room; `--max-connections` is per loop.
-fn run_group(args: &Args) -> std::io::Result<()> {
-    let mut builder = GroupBuilder::new(args.server.config());
-    if args.threads > 0 {
-        builder = builder.threads(args.threads);
-    }
-    let mut group = builder.build(Chat::group_factory(args.server.settings()))?;
-    for addr in &args.listen {
-        println!("listening on {}", group.listen(*addr)?);
-    }
-    group.stop_on_signals()?;
-    for exit in group.run()? {
-        log::info!("loop {}: {:?}: {}", exit.index, exit.result, exit.stats);
-    }
-    Ok(())
+    el.stop_on_signals()?; // Ctrl-C, SIGTERM: flush, close everyone, return
+    el.run()
 }

@@ -1,4 +1,4 @@
-//! The line chat server under abuse: overlong lines, bytes that are not
+//! The chat server under abuse: overlong lines, bytes that are not
 //! UTF-8, a client that never reads, one that never finishes a line, one
 //! that says nothing. Each is answered or dropped; everyone else goes on.
 
@@ -7,10 +7,10 @@ use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use chat::{Chat, Settings};
 use evloop::{CloseReason, Config};
 use evloop_tests::chat::{room, ChatClient as Client};
 use evloop_tests::{test_config, wait_until, Server, TIMEOUT};
-use line::{Chat, Settings};
 use socket2::{Domain, Socket, Type};
 
 fn start(settings: Settings, config: Config) -> Server<Chat> {

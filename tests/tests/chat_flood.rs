@@ -1,4 +1,4 @@
-//! Flood control in the line server: a client over its line rate is slowed
+//! Flood control in the chat server: a client over its line rate is slowed
 //! down and then disconnected, while readers reading at a person's pace stay
 //! and get every line in order, byte for byte.
 
@@ -6,10 +6,10 @@ use std::io::Write;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use chat::{Chat, FloodLimit, Settings};
 use evloop::CloseReason;
 use evloop_tests::chat::{room, Conversation};
 use evloop_tests::{test_config, Server};
-use line::{Chat, FloodLimit, Settings};
 
 fn start(flood: FloodLimit) -> Server<Chat> {
     let settings = Settings { flood: Some(flood), ..Settings::default() };

@@ -4,9 +4,9 @@
 //! trips through the server.
 //!
 //! ```text
-//! cargo run --release -p line --bin attack                            # every attack, room of 500
-//! cargo run --release -p line --bin attack -- --attack nick-flood     # one of them
-//! cargo run --release -p line --bin attack -- --flood-lines-per-sec 0 # any `line` option, as `line` takes it
+//! cargo run --release -p chat --bin attack                            # every attack, room of 500
+//! cargo run --release -p chat --bin attack -- --attack nick-flood     # one of them
+//! cargo run --release -p chat --bin attack -- --flood-lines-per-sec 0 # any `chat` option, as `chat` takes it
 //! ```
 //!
 //! - `nick-flood`: one client writes `--renames` `/nick` lines in one write.
@@ -15,7 +15,7 @@
 //! - `line-flood`: one client writes lines as fast as the server takes
 //!   them for `--flood-secs`.
 //!
-//! Each attack gets a fresh server, in-process, with the options `line`
+//! Each attack gets a fresh server, in-process, with the options `chat`
 //! would run with. Its members are outbound connections on an evloop loop
 //! of the tool's own; each bystander is a blocking client that sends itself
 //! `/msg NICK probe N` every `--probe-ms` and waits for the server's
@@ -34,15 +34,15 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use chat::{Chat, Relay, ServerOptions};
 use clap::{Parser, ValueEnum};
 use evloop::{EventLoop, LoopHandle};
-use line::{Chat, Relay, ServerOptions};
 
 use crate::attacker::{renamed, Running, SPAM_END};
 use crate::bystander::{microsecond_histogram, Bystander};
 use crate::room::{IsEnd, Progress, Room};
 
-/// Runs attacks on the line server and measures how other clients fare.
+/// Runs attacks on the chat server and measures how other clients fare.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
@@ -87,7 +87,7 @@ fn start_server(options: &ServerOptions) -> std::io::Result<(SocketAddr, LoopHan
     let mut el = EventLoop::new(options.config(), Chat::new(options.settings()))?;
     let addr = el.listen("127.0.0.1:0".parse().expect("a valid address"))?;
     let handle = el.handle();
-    let thread = thread::spawn(move || el.run().expect("the line server failed"));
+    let thread = thread::spawn(move || el.run().expect("the chat server failed"));
     Ok((addr, handle, thread))
 }
 
@@ -200,7 +200,7 @@ fn run(attack: Attack, args: &Args) -> std::io::Result<()> {
 
     // The server first, so it does not tell the room about every leave.
     let _ = server.stop();
-    server_thread.join().expect("the line server panicked");
+    server_thread.join().expect("the chat server panicked");
     let spam_lines = room.stop()?;
     if attack == Attack::LineFlood {
         println!("  spammer lines delivered: {spam_lines} in all, {} per member", spam_lines / args.members as u64);

@@ -1,4 +1,4 @@
-//! The line server under bursts that cost every member something: many
+//! The chat server under bursts that cost every member something: many
 //! connects at once, many renames in one write. Each member hears every
 //! notice exactly once and in order, while others talk.
 
@@ -6,10 +6,10 @@ use std::io::Write;
 
 use std::thread;
 
+use chat::{Chat, Settings};
 use evloop::{CloseReason, Config};
 use evloop_tests::chat::{room, ChatClient as Client};
 use evloop_tests::{connect, test_config, Server};
-use line::{Chat, Settings};
 
 fn start(settings: Settings) -> Server<Chat> {
     Server::start(settings.loop_config(test_config()), Chat::new(settings))

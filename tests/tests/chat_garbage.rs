@@ -1,4 +1,4 @@
-//! A peer that sends the line server garbage: binary noise, bytes that are
+//! A peer that sends the chat server garbage: binary noise, bytes that are
 //! not UTF-8, NULs, a mebibyte without a newline, ten thousand lines in one
 //! write. Each bad line gets its `ERR`, the sender stays connected, and two
 //! well-behaved clients talking meanwhile read every line byte for byte.
@@ -6,9 +6,9 @@
 use std::io::Write;
 use std::thread;
 
+use chat::{Chat, Settings};
 use evloop_tests::chat::{room, Conversation};
 use evloop_tests::{test_config, Server};
-use line::{Chat, Settings};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 

@@ -1,14 +1,14 @@
-//! The line chat on a group of loops (`line --threads N`): one room across
+//! The chat on a group of loops (`chat --threads N`): one room across
 //! the loops, every member hearing every line once and each sender's lines
 //! in order, with nicks unique across the loops.
 
 use std::io::Write;
 
+use chat::{Chat, Settings};
 use evloop::{CloseReason, Config, GroupBuilder, Spread};
 use evloop_tests::chat::{everyone_talks, room, ChatClient as Client};
 use evloop_tests::group::{accepted_per_loop, GroupServer};
 use evloop_tests::test_config;
-use line::{Chat, Settings};
 
 /// A chat on two loops, sharing connections as `spread` says, each loop's
 /// queue for the others' lines `queue` long.

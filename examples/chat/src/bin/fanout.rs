@@ -1,11 +1,11 @@
-//! Fan-out throughput of the line server: one sender, many listeners, and
+//! Fan-out throughput of the chat server: one sender, many listeners, and
 //! how many lines per second reach them.
 //!
 //! ```text
-//! cargo run --release -p line --bin fanout                       # 1,000 listeners, in-process server
-//! cargo run --release -p line --bin fanout -- --lockstep --lines 2000
-//! cargo run --release -p line --bin fanout -- --server 127.0.0.1:7879  # a running `line`
-//! cargo run --release -p line --bin fanout -- --threads 2        # the in-process server on 2 loops
+//! cargo run --release -p chat --bin fanout                       # 1,000 listeners, in-process server
+//! cargo run --release -p chat --bin fanout -- --lockstep --lines 2000
+//! cargo run --release -p chat --bin fanout -- --server 127.0.0.1:7879  # a running `chat`
+//! cargo run --release -p chat --bin fanout -- --threads 2        # the in-process server on 2 loops
 //! ```
 //!
 //! The listeners are outbound connections on an evloop loop of their own,
@@ -27,12 +27,12 @@ use std::sync::mpsc::{self, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use chat::{Chat, Settings};
 use clap::Parser;
 use evloop::codec::LineDecoder;
 use evloop::{Config, ConnId, Ctx, EventLoop, GroupBuilder, Handler, Origin};
-use line::{Chat, Settings};
 
-/// Measures the line server's fan-out: one sender, many listeners.
+/// Measures the chat server's fan-out: one sender, many listeners.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
@@ -51,7 +51,7 @@ struct Args {
     /// Write one line at a time, each only once every listener has the last.
     #[arg(long)]
     lockstep: bool,
-    /// A line server already running; by default one starts in-process on 127.0.0.1:0.
+    /// A chat server already running; by default one starts in-process on 127.0.0.1:0.
     #[arg(long)]
     server: Option<SocketAddr>,
     /// Loops of the in-process server, one room across them (0: one per CPU).
@@ -142,7 +142,7 @@ impl Handler for Listeners {
 /// Stops the in-process server and waits for it.
 type StopServer = Box<dyn FnOnce()>;
 
-/// Starts a line server on its own thread (on `threads` loops unless 1),
+/// Starts a chat server on its own thread (on `threads` loops unless 1),
 /// on 127.0.0.1:0.
 fn start_server(threads: usize) -> std::io::Result<(SocketAddr, StopServer)> {
     // One sender writing as fast as it can is a flood by design here.
@@ -153,10 +153,10 @@ fn start_server(threads: usize) -> std::io::Result<(SocketAddr, StopServer)> {
         let mut el = EventLoop::new(config, Chat::new(settings))?;
         let addr = el.listen(any_address)?;
         let handle = el.handle();
-        let server = thread::spawn(move || el.run().expect("the line server failed"));
+        let server = thread::spawn(move || el.run().expect("the chat server failed"));
         let stop = move || {
             let _ = handle.stop();
-            server.join().expect("the line server panicked");
+            server.join().expect("the chat server panicked");
         };
         return Ok((addr, Box::new(stop)));
     }
@@ -167,10 +167,10 @@ fn start_server(threads: usize) -> std::io::Result<(SocketAddr, StopServer)> {
     let mut group = builder.build(Chat::group_factory(settings))?;
     let addr = group.listen(any_address)?;
     let handle = group.handle();
-    let server = thread::spawn(move || group.run().expect("the line server failed"));
+    let server = thread::spawn(move || group.run().expect("the chat server failed"));
     let stop = move || {
         let _ = handle.stop();
-        server.join().expect("the line server panicked");
+        server.join().expect("the chat server panicked");
     };
     Ok((addr, Box::new(stop)))
 }

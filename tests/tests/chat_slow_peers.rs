@@ -1,4 +1,4 @@
-//! Peers that hold on to the line server without doing their share: one
+//! Peers that hold on to the chat server without doing their share: one
 //! that sends a byte now and then and never a newline (a slowloris), and
 //! members that never read. Each is dropped, told why where it can still
 //! hear, while two well-behaved clients talk and read every line in order.
@@ -8,10 +8,10 @@ use std::io::Write;
 use std::thread;
 use std::time::Duration;
 
+use chat::{Chat, Settings};
 use evloop::{CloseReason, Config};
 use evloop_tests::chat::{room, ChatClient as Client, Conversation};
 use evloop_tests::{connect_with_small_receive_buffer, test_config, Server};
-use line::{Chat, Settings};
 
 fn start(settings: Settings, config: Config) -> Server<Chat> {
     Server::start(settings.loop_config(config), Chat::new(settings))

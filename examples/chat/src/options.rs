@@ -1,4 +1,4 @@
-//! The server's command-line options, shared by the `line` binary and the
+//! The server's command-line options, shared by the `chat` binary and the
 //! measurement binaries, so a measurement runs the very limits the server
 //! runs with.
 
@@ -59,7 +59,7 @@ pub struct ServerOptions {
 const FLOOD_DISCONNECT_SECS: u64 = 10;
 
 impl Default for ServerOptions {
-    /// What `line` runs with when given no options.
+    /// What `chat` runs with when given no options.
     fn default() -> ServerOptions {
         ServerOptions {
             max_connections: Config::default().max_connections,
@@ -130,7 +130,7 @@ mod tests {
 
     #[test]
     fn the_defaults_are_what_the_command_line_gives_without_options() {
-        let parsed = Cli::parse_from(["line"]).server;
+        let parsed = Cli::parse_from(["chat"]).server;
         let defaults = ServerOptions::default();
         assert_eq!(format!("{parsed:?}"), format!("{defaults:?}"));
     }

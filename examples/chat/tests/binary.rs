@@ -1,4 +1,4 @@
-//! The `line` binary itself: its CLI, and telling clients on SIGTERM before
+//! The `chat` binary itself: its CLI, and telling clients on SIGTERM before
 //! it stops with exit status 0.
 
 use std::io::Read;
@@ -10,7 +10,7 @@ use evloop_tests::process::ServerProcess;
 
 #[test]
 fn tells_clients_and_stops_on_sigterm() {
-    let mut server = ServerProcess::start(env!("CARGO_BIN_EXE_line"), &[]);
+    let mut server = ServerProcess::start(env!("CARGO_BIN_EXE_chat"), &[]);
     let [mut alice, mut bob] = room(server.addr);
     alice.send("hello");
     bob.expect(&format!("{}: hello", alice.nick));
@@ -25,7 +25,7 @@ fn tells_clients_and_stops_on_sigterm() {
 
 #[test]
 fn with_threads_it_serves_one_room_and_stops_on_sigterm() {
-    let mut server = ServerProcess::start(env!("CARGO_BIN_EXE_line"), &["--threads", "2"]);
+    let mut server = ServerProcess::start(env!("CARGO_BIN_EXE_chat"), &["--threads", "2"]);
     // Across loops a join notice may reach a newcomer after its own
     // welcome, so join notices are let through in any order here.
     let only_joins = |line: &str| assert!(line.starts_with("* ") && line.ends_with(" joined"), "unexpected {line:?}");
@@ -45,16 +45,16 @@ fn with_threads_it_serves_one_room_and_stops_on_sigterm() {
 
 #[test]
 fn max_connections_per_ip_turns_a_client_away_with_a_reason() {
-    let server = ServerProcess::start(env!("CARGO_BIN_EXE_line"), &["--max-connections-per-ip", "1"]);
+    let server = ServerProcess::start(env!("CARGO_BIN_EXE_chat"), &["--max-connections-per-ip", "1"]);
     let _first = ChatClient::join(server.addr);
     let mut refused = String::new();
     connect(server.addr).read_to_string(&mut refused).expect("the refusal, then the end");
-    assert_eq!(refused, line::TOO_MANY_FROM_YOU);
+    assert_eq!(refused, chat::TOO_MANY_FROM_YOU);
 }
 
 #[test]
 fn help_lists_every_limit_with_its_default() {
-    let help = Command::new(env!("CARGO_BIN_EXE_line")).arg("--help").output().expect("run line --help");
+    let help = Command::new(env!("CARGO_BIN_EXE_chat")).arg("--help").output().expect("run chat --help");
     let help = String::from_utf8(help.stdout).expect("UTF-8 help");
     for option in ["--max-connections ", "--flood-lines-per-sec", "--flood-burst", "--flood-disconnect-secs"] {
         let described = help.lines().skip_while(|l| !l.contains(option)).nth(1).unwrap_or_default();

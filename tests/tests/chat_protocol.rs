@@ -1,11 +1,11 @@
-//! The line chat server's protocol over loopback: who hears what, nicks,
+//! The chat server's protocol over loopback: who hears what, nicks,
 //! commands, and many clients at once.
 
 use std::io::Write;
 
+use chat::{Chat, Settings, HELP};
 use evloop_tests::chat::{everyone_talks, room, ChatClient as Client};
 use evloop_tests::{test_config, Server};
-use line::{Chat, Settings, HELP};
 
 fn start() -> Server<Chat> {
     let settings = Settings::default();

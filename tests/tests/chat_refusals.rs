@@ -1,13 +1,13 @@
-//! Clients turned away at the line server's connection limits read why,
+//! Clients turned away at the chat server's connection limits read why,
 //! then the end of the stream; the room never hears of them and goes on.
 
 use std::io::Read;
 use std::net::{SocketAddr, TcpStream};
 
+use chat::{Chat, Settings, SERVER_FULL, TOO_MANY_FROM_YOU};
 use evloop::Config;
 use evloop_tests::chat::{room, ChatClient as Client};
 use evloop_tests::{connect, test_config, Server, TIMEOUT};
-use line::{Chat, Settings, SERVER_FULL, TOO_MANY_FROM_YOU};
 use socket2::{Domain, Socket, Type};
 
 fn start(config: Config) -> Server<Chat> {

@@ -95,7 +95,7 @@ impl Chat {
     ///
     /// ```
     /// use evloop::GroupBuilder;
-    /// use line::{Chat, Settings};
+    /// use chat::{Chat, Settings};
     ///
     /// # fn main() -> std::io::Result<()> {
     /// let settings = Settings::default();
