@@ -44,6 +44,8 @@ use crate::load::LoadSpec;
 
 /// Connect to a TCP server: relay stdin and stdout like `nc`, or with
 /// `--connections`, measure an echo server under load.
+// `[::1]:7878` below is an address for `--help`, not a doc link.
+#[allow(rustdoc::broken_intra_doc_links)]
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {

@@ -2,9 +2,9 @@
 //!
 //! The hot path asks several of these at once ("may this connection read?",
 //! "may it still send?"): as bits, each question is one mask test, where
-//! separate `bool` fields cost a load and a branch apiece. Under callgrind
-//! that took an echo from 450 to 441 instructions per message, and the
-//! connection record from 264 to 256 bytes.
+//! separate `bool` fields cost a load and a branch apiece, and the record
+//! is smaller (`benches/scripts/instructions_per_message.sh` counts the
+//! first; `conn::table`'s slot-size test holds the second).
 
 use std::fmt;
 

@@ -4,7 +4,8 @@
 //! An echo, or a reply that repeats its request, sends back bytes the
 //! handler was just offered. Copying them into the output queue only to
 //! write them out at the end of the turn cost a copy per message and its
-//! bookkeeping (130 of an echo's 924 instructions). So while `on_data`
+//! bookkeeping (`benches/scripts/instructions_per_message.sh` measures
+//! it). So while `on_data`
 //! runs, the loop
 //! remembers where the offered bytes are; a connection's first `send` of a
 //! part of them, with nothing queued before it and no write yet this turn,

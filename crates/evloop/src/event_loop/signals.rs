@@ -7,7 +7,7 @@
 //! it with a thread that waits for signals and calls [`LoopHandle::stop`]
 //! works too, but makes the process multi-threaded, and glibc then pays
 //! for thread-cancellation bookkeeping in every `read` and `write`
-//! wrapper: about 100 instructions per echoed message in our benchmark.
+//! wrapper (`benches/scripts/instructions_per_message.sh` measures it).
 //!
 //! [`LoopHandle::stop`]: crate::LoopHandle::stop
 

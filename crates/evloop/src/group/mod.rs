@@ -105,7 +105,7 @@ impl GroupBuilder {
     /// factory builds that loop's handler: the place to pin loop `i` to
     /// CPU `i` (evloop has no unsafe code and no dependency for it; the
     /// `core_affinity` crate or `libc::sched_setaffinity` do it, and the
-    /// README shows how), set a thread priority, or name a tracing span.
+    /// guide's many-cores page shows how), set a thread priority, or name a tracing span.
     /// Memory the factory allocates is then first touched on that CPU.
     pub fn on_thread_start(mut self, hook: impl Fn(usize) + Send + Sync + 'static) -> GroupBuilder {
         self.on_thread_start = Some(Box::new(hook));

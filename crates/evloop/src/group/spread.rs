@@ -15,7 +15,7 @@ use crate::Ctx;
 /// How the loops of a [`LoopGroup`](crate::LoopGroup) share the
 /// connections to its addresses.
 ///
-/// Measured on 2 loops (the README's "Going multi-core" has the figures
+/// Measured on 2 loops (BENCHMARKS.md's "Loop groups" has the figures
 /// and the commands): all three spread 10,000 connections within 5% of
 /// even while the loops are equally free, at 21,000-26,000 connects/s on
 /// a 2-CPU machine; they differ while one loop is busy. Then the shared
