@@ -15,6 +15,7 @@ pub mod group;
 #[cfg(doctest)]
 pub mod guide;
 pub mod process;
+pub mod transport;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -30,6 +31,9 @@ pub struct Server<H: Handler> {
     pub addr: SocketAddr,
     /// Its handle, to stop it or send it messages.
     pub handle: LoopHandle<H::Message>,
+    /// The Unix-domain socket it also listens on, if started over that
+    /// transport ([`transport`]).
+    pub unix_path: Option<std::path::PathBuf>,
     thread: Option<JoinHandle<(H, Stats)>>,
 }
 
@@ -50,7 +54,7 @@ where
             (el.into_handler(), stats)
         });
         let (addr, handle) = ready_rx.recv_timeout(TIMEOUT).expect("the server did not start");
-        Server { addr, handle, thread: Some(thread) }
+        Server { addr, handle, unix_path: None, thread: Some(thread) }
     }
 
     /// Stops the loop gracefully and returns the handler and final stats.
