@@ -17,6 +17,8 @@ pub mod guide;
 pub mod process;
 pub mod transport;
 
+pub use transport::wait_for_unix_socket;
+
 use socket2::{Domain, Protocol, Socket, Type};
 
 use evloop::{AfterEof, CloseReason, Config, ConnId, Ctx, EventLoop, Handler, LoopHandle, Origin, Stats, TimerId};

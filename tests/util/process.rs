@@ -31,7 +31,11 @@ impl ServerProcess {
             .spawn()
             .unwrap_or_else(|err| panic!("{binary} should start: {err}"));
         let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout is piped")).read_line(&mut line).expect("a first line");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+        stdout.read_line(&mut line).expect("a first line");
+        // Keep reading what else it prints (another listener's line, say):
+        // a closed pipe would make its next println! fail and kill it.
+        thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
         let addr = line
             .trim()
             .strip_prefix("listening on ")

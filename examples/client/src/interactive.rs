@@ -8,7 +8,6 @@
 //! pause reading when that queue fills, which is what blocking here does.
 
 use std::io::{self, Write};
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -17,6 +16,7 @@ use log::debug;
 
 use crate::connect_failure;
 use crate::stdin_feed::{self, Credits, Input, CHUNK_BYTES, CREDITS_IN_FLIGHT};
+use crate::target::Target;
 
 /// Output queued for the server below which stdin may be read on.
 const QUEUE_LIMIT_BYTES: usize = 256 * 1024;
@@ -47,7 +47,7 @@ const EXIT_INTERRUPTED: u8 = 130;
 ///
 /// If the event loop cannot be created or run, or a thread cannot start.
 /// A failed connect is not an error: it is printed and the exit status says so.
-pub(crate) fn run(addr: SocketAddr, connect_timeout: Duration) -> io::Result<ExitCode> {
+pub(crate) fn run(addr: Target, connect_timeout: Duration) -> io::Result<ExitCode> {
     let config = Config {
         connect_timeout,
         // An interactive session may sit quiet for as long as its user likes.
@@ -58,9 +58,9 @@ pub(crate) fn run(addr: SocketAddr, connect_timeout: Duration) -> io::Result<Exi
         ..Config::default()
     };
     let (credits, credit_wait) = stdin_feed::credits();
-    let mut el = EventLoop::new(config, Interactive::new(addr, connect_timeout, credits))?;
-    if let Err(e) = el.connect(addr) {
-        eprintln!("{}", connect_failure::describe(addr, &e, connect_timeout));
+    let mut el = EventLoop::new(config, Interactive::new(addr.clone(), connect_timeout, credits))?;
+    if let Err(e) = addr.connect(&mut el) {
+        eprintln!("{}", connect_failure::describe(&addr, &e, connect_timeout));
         return Ok(ExitCode::from(EXIT_FAILED));
     }
     stdin_feed::spawn(credit_wait, el.handle())?;
@@ -73,7 +73,7 @@ pub(crate) fn run(addr: SocketAddr, connect_timeout: Duration) -> io::Result<Exi
 /// connection, and stops the loop when that connection ends.
 #[derive(Debug)]
 struct Interactive {
-    addr: SocketAddr,
+    addr: Target,
     connect_timeout: Duration,
     credits: Credits,
     conn: Option<ConnId>,
@@ -85,7 +85,7 @@ struct Interactive {
 }
 
 impl Interactive {
-    fn new(addr: SocketAddr, connect_timeout: Duration, credits: Credits) -> Interactive {
+    fn new(addr: Target, connect_timeout: Duration, credits: Credits) -> Interactive {
         Interactive {
             addr,
             connect_timeout,
@@ -147,7 +147,7 @@ impl Handler for Interactive {
     }
 
     fn on_connect_failed(&mut self, cx: &mut Ctx, _id: ConnId, error: io::Error) {
-        eprintln!("{}", connect_failure::describe(self.addr, &error, self.connect_timeout));
+        eprintln!("{}", connect_failure::describe(&self.addr, &error, self.connect_timeout));
         self.finish(cx, EXIT_FAILED);
     }
 

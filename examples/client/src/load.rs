@@ -3,7 +3,6 @@
 //! send the next), with every echoed byte checked.
 
 use std::io;
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -14,11 +13,12 @@ use crate::connect_failure;
 use crate::fd_limit;
 use crate::payload::Stream;
 use crate::report::{Mismatch, Report};
+use crate::target::Target;
 
 /// What to run.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct LoadSpec {
-    pub(crate) addr: SocketAddr,
+    pub(crate) target: Target,
     pub(crate) connections: usize,
     pub(crate) messages: u32,
     pub(crate) size: usize,
@@ -46,18 +46,20 @@ pub(crate) fn run(spec: LoadSpec) -> io::Result<ExitCode> {
         idle_timeout: Some(IDLE_TIMEOUT),
         ..Config::default()
     };
+    let target = spec.target.clone();
+    let connections = spec.connections;
     let mut el = EventLoop::new(config, Load::new(spec))?;
     // Before the connects: the signal pipe needs descriptors too.
     crate::stop_on_signals(el.handle())?;
     // All at once: every connect is pending before the loop runs.
     let mut opened = 0;
-    for _ in 0..spec.connections {
-        match el.connect(spec.addr) {
+    for _ in 0..connections {
+        match target.connect(&mut el) {
             Ok(_) => opened += 1,
             // Every further connect would fail alike, and a run with fewer
             // connections than asked for would measure something else.
             Err(e) if fd_limit::is_exhausted(&e) => {
-                return Err(io::Error::other(fd_limit::explain_exhaustion(opened, spec.connections)?));
+                return Err(io::Error::other(fd_limit::explain_exhaustion(opened, connections)?));
             }
             Err(e) => el.handler_mut().connect_failed(&e),
         }
@@ -118,6 +120,7 @@ fn nanosecond_histogram() -> Histogram<u64> {
 
 impl Load {
     fn new(spec: LoadSpec) -> Load {
+        let size = spec.size;
         Load {
             spec,
             started: Instant::now(),
@@ -134,8 +137,8 @@ impl Load {
             connect_failures: Vec::new(),
             refused: 0,
             closed_early: Vec::new(),
-            outgoing: vec![0; spec.size],
-            expected: vec![0; spec.size],
+            outgoing: vec![0; size],
+            expected: vec![0; size],
         }
     }
 
@@ -144,7 +147,7 @@ impl Load {
     }
 
     fn connect_failed(&mut self, error: &io::Error) {
-        self.connect_failures.push(connect_failure::describe(self.spec.addr, error, self.spec.connect_timeout));
+        self.connect_failures.push(connect_failure::describe(&self.spec.target, error, self.spec.connect_timeout));
         self.finished += 1;
     }
 
@@ -192,7 +195,7 @@ impl Load {
             _ => Duration::ZERO,
         };
         Report {
-            addr: self.spec.addr,
+            addr: self.spec.target.clone(),
             connections: self.spec.connections,
             messages_per_connection: self.spec.messages,
             size: self.spec.size,

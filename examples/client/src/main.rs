@@ -15,6 +15,7 @@
 //! printf 'hi\n' | cargo run --release -p client      # prints hi, exits 0 once the server closes
 //! cargo run --release -p client -- 127.0.0.1:1       # "connection refused: 127.0.0.1:1", exit 1
 //! cargo run --release -p client -- --connections 1000 --messages 100 --size 512 127.0.0.1:7878
+//! cargo run --release -p client -- --unix /tmp/echo.sock   # a Unix-domain socket (echo --unix)
 //! ```
 //!
 //! Interactive mode is one connection on the loop; load mode opens every
@@ -29,9 +30,11 @@ mod payload;
 mod report;
 mod server_addr;
 mod stdin_feed;
+mod target;
 
 use std::io;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -41,8 +44,9 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use crate::load::LoadSpec;
+use crate::target::Target;
 
-/// Connect to a TCP server: relay stdin and stdout like `nc`, or with
+/// Connect to a TCP (or Unix-domain) server: relay stdin and stdout like `nc`, or with
 /// `--connections`, measure an echo server under load.
 // `[::1]:7878` below is an address for `--help`, not a doc link.
 #[allow(rustdoc::broken_intra_doc_links)]
@@ -53,6 +57,9 @@ struct Args {
     /// localhost:7878, 127.0.0.1, [::1]:7878. A name is resolved once, at start.
     #[arg(default_value = "127.0.0.1:7878", value_parser = server_addr::resolve)]
     addr: SocketAddr,
+    /// Connect to the Unix-domain socket at this path instead of ADDR.
+    #[arg(long)]
+    unix: Option<PathBuf>,
     /// Give up on a connect still pending after this many seconds.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     connect_timeout_secs: u64,
@@ -72,15 +79,19 @@ fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let args = Args::parse();
     let connect_timeout = Duration::from_secs(args.connect_timeout_secs);
+    let target = match args.unix {
+        Some(path) => Target::Unix(path),
+        None => Target::Tcp(args.addr),
+    };
     let outcome = match args.connections {
         Some(connections) => load::run(LoadSpec {
-            addr: args.addr,
+            target,
             connections: connections as usize,
             messages: args.messages,
             size: args.size as usize,
             connect_timeout,
         }),
-        None => interactive::run(args.addr, connect_timeout),
+        None => interactive::run(target, connect_timeout),
     };
     outcome.unwrap_or_else(|e| {
         eprintln!("client: {e}");

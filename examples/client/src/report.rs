@@ -1,9 +1,9 @@
 //! What the load mode prints: connect time, throughput, latency
 //! percentiles, and every kind of failure, each counted.
 
+use crate::target::Target;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
@@ -24,7 +24,7 @@ pub(crate) struct Mismatch {
 /// The outcome of a load run.
 #[derive(Debug)]
 pub(crate) struct Report {
-    pub(crate) addr: SocketAddr,
+    pub(crate) addr: Target,
     pub(crate) connections: usize,
     pub(crate) messages_per_connection: u32,
     pub(crate) size: usize,

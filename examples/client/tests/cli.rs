@@ -20,6 +20,8 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 /// A server loop on its own thread, listening on 127.0.0.1:0; stopped when dropped.
 struct Server<M: Send + 'static> {
     addr: SocketAddr,
+    /// The Unix-domain socket it also listens on, if started with one.
+    unix: Option<std::path::PathBuf>,
     handle: LoopHandle<M>,
     thread: Option<JoinHandle<()>>,
 }
@@ -35,15 +37,37 @@ impl<M: Send + 'static> Server<M> {
     }
 
     fn start_with<H: Handler<Message = M> + Send + 'static>(config: Config, handler: H) -> Server<M> {
+        Server::start_listening(config, handler, None)
+    }
+
+    /// Listens on a fresh Unix-domain socket too.
+    fn start_unix<H: Handler<Message = M> + Send + 'static>(handler: H) -> Server<M> {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("evloop-client-cli-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Server::start_listening(server_config(), handler, Some(dir.join("echo.sock")))
+    }
+
+    fn start_listening<H: Handler<Message = M> + Send + 'static>(
+        config: Config,
+        handler: H,
+        unix: Option<std::path::PathBuf>,
+    ) -> Server<M> {
         let (ready_tx, ready_rx) = mpsc::channel();
+        let path = unix.clone();
         let thread = thread::spawn(move || {
             let mut el = EventLoop::new(config, handler).expect("create the server loop");
+            if let Some(path) = &path {
+                el.listen_unix(path).expect("listen on a Unix-domain socket");
+            }
             let addr = el.listen((Ipv4Addr::LOCALHOST, 0).into()).expect("listen on 127.0.0.1:0");
             ready_tx.send((addr, el.handle())).unwrap();
             el.run().expect("the server loop failed");
         });
         let (addr, handle) = ready_rx.recv_timeout(TIMEOUT).expect("the server did not start");
-        Server { addr, handle, thread: Some(thread) }
+        Server { addr, unix, handle, thread: Some(thread) }
     }
 }
 
@@ -286,6 +310,37 @@ fn pending_connect_times_out_and_says_so() {
     let run = run_client(&["--connect-timeout-secs", "1", &addr.to_string()], Stdin::StaysOpen(b""));
     assert!(!run.status.success(), "a timed-out connect must fail");
     assert_eq!(run.stderr, format!("connection timed out after 1 s: {addr}\n"));
+}
+
+#[test]
+fn with_unix_stdin_goes_over_a_unix_socket_and_its_echo_to_stdout() {
+    let server = Server::start_unix(Echo);
+    let path = server.unix.as_ref().unwrap().to_str().unwrap().to_string();
+    let input: Vec<u8> = (0..500).flat_map(|n| format!("line {n}\n").into_bytes()).collect();
+    let run = run_client(&["--unix", &path], Stdin::Ends(&input));
+    assert!(run.status.success(), "exit {:?}, stderr: {}", run.status, run.stderr);
+    assert!(run.stdout == input, "stdout differs from what stdin sent over the Unix socket");
+}
+
+#[test]
+fn load_mode_runs_over_a_unix_socket() {
+    let server = Server::start_unix(Echo);
+    let path = server.unix.as_ref().unwrap().to_str().unwrap().to_string();
+    let args = ["--connections", "20", "--messages", "20", "--size", "100", "--unix", &path];
+    let run = run_client(&args, Stdin::StaysOpen(b""));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "exit {:?}\nstdout:\n{stdout}\nstderr: {}", run.status, run.stderr);
+    assert!(stdout.contains(&format!("against unix:{path}")), "the report names the socket:\n{stdout}");
+    assert!(stdout.contains("verify:   40000 echoed bytes checked, all intact"), "report:\n{stdout}");
+}
+
+#[test]
+fn a_missing_unix_socket_prints_one_line_and_exits_non_zero() {
+    let path = std::env::temp_dir().join(format!("evloop-client-cli-missing-{}.sock", std::process::id()));
+    let run = run_client(&["--unix", path.to_str().unwrap()], Stdin::StaysOpen(b""));
+    assert!(!run.status.success(), "a missing socket fails");
+    let expected = format!("cannot connect to unix:{}: ", path.display());
+    assert!(run.stderr.starts_with(&expected) && run.stderr.lines().count() == 1, "stderr: {:?}", run.stderr);
 }
 
 #[test]

@@ -12,11 +12,14 @@
 //! nc 127.0.0.1 7878                           # type a line, get it back
 //! RUST_LOG=debug cargo run --release -p echo  # log each accept and close
 //! cargo run --release -p echo -- --threads 0  # one loop per CPU (a LoopGroup)
+//! cargo run --release -p echo -- --unix /tmp/echo.sock  # a Unix-domain socket
+//! nc -U /tmp/echo.sock                        # or: socat - UNIX-CONNECT:/tmp/echo.sock
 //! ```
 //!
 //! Ctrl-C (SIGINT) or SIGTERM stops it gracefully and logs the final stats.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
@@ -27,9 +30,14 @@ use evloop::{Config, EventLoop, GroupBuilder};
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
-    /// Address to listen on (repeat for several).
-    #[arg(long, default_value = "127.0.0.1:7878")]
+    /// Address to listen on (repeat for several). Default 127.0.0.1:7878,
+    /// unless only --unix is given.
+    #[arg(long)]
     listen: Vec<SocketAddr>,
+    /// Unix-domain socket to listen on (repeat for several); a stale socket
+    /// file is replaced, and the file is removed on a clean stop.
+    #[arg(long)]
+    unix: Vec<PathBuf>,
     /// Connections open at once; further clients are closed at once until one leaves.
     #[arg(long, default_value_t = Config::default().max_connections)]
     max_connections: usize,
@@ -51,7 +59,10 @@ fn seconds(secs: u64) -> Option<Duration> {
 }
 
 fn main() -> std::io::Result<()> {
-    let args = Args::parse();
+    let mut args = Args::parse();
+    if args.listen.is_empty() && args.unix.is_empty() {
+        args.listen.push(SocketAddr::from(([127, 0, 0, 1], 7878)));
+    }
     let config = Config {
         max_connections: args.max_connections,
         idle_timeout: seconds(args.idle_timeout_secs),
@@ -66,6 +77,10 @@ fn main() -> std::io::Result<()> {
         let bound = el.listen(*addr)?;
         // On stdout, for scripts that started us on port 0.
         println!("listening on {bound}");
+    }
+    for path in &args.unix {
+        el.listen_unix(path)?;
+        println!("listening on unix:{}", path.display());
     }
     // Only now: `listen` logs the same line at info, and once is enough.
     // A failed bind is still reported, as main's error.
@@ -84,6 +99,10 @@ fn run_group(config: Config, args: &Args) -> std::io::Result<()> {
     let mut group = builder.build(|_index, _peers| Echo)?;
     for addr in &args.listen {
         println!("listening on {}", group.listen(*addr)?);
+    }
+    for path in &args.unix {
+        group.listen_unix(path, None)?;
+        println!("listening on unix:{}", path.display());
     }
     group.stop_on_signals()?;
     for exit in group.run()? {

@@ -65,3 +65,19 @@ fn says_where_it_listens_once_on_stdout_and_not_again_in_the_log() {
     );
     assert!(!log.iter().any(|line| line.contains("listening on")), "the log repeats the address: {log:#?}");
 }
+
+#[test]
+fn echoes_over_a_unix_socket_and_removes_its_file_on_sigterm() {
+    let path = evloop_tests::transport::unix_socket_path("echo-binary");
+    let mut server = ServerProcess::start(env!("CARGO_BIN_EXE_echo"), &["--unix", path.to_str().unwrap()]);
+    // The TCP line comes first; the Unix socket is bound before `run`, so
+    // it accepts (into its backlog) from the moment the process printed.
+    let mut client = evloop_tests::wait_for_unix_socket(&path);
+    std::io::Write::write_all(&mut client, b"over a unix socket").unwrap();
+    let mut echo = [0; 18];
+    client.read_exact(&mut echo).expect("the echo over the Unix socket");
+    assert_eq!(&echo, b"over a unix socket");
+    server.signal("TERM");
+    assert!(server.wait().success(), "exit status 0 after SIGTERM");
+    assert!(!path.exists(), "the socket file is removed on a clean stop");
+}
