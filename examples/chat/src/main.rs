@@ -17,12 +17,14 @@
 //! nc 127.0.0.1 7879                           # in two terminals; type /help
 //! RUST_LOG=debug cargo run --release -p chat  # log each accept and close
 //! cargo run --release -p chat -- --threads 0  # one loop per CPU, one room across them
+//! cargo run --release -p chat -- --unix /tmp/chat.sock  # also on a Unix socket: nc -U /tmp/chat.sock
 //! ```
 //!
 //! Ctrl-C (SIGINT) or SIGTERM tells every client `* server shutting down`,
 //! stops gracefully and logs the final stats.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use chat::{Chat, ServerOptions};
 use clap::Parser;
@@ -35,6 +37,10 @@ struct Args {
     /// Address to listen on (repeat for several).
     #[arg(long, default_value = "127.0.0.1:7879")]
     listen: Vec<SocketAddr>,
+    /// A Unix-domain socket to listen on as well (repeat for several): the
+    /// same room, its members shown as `unix:` peers.
+    #[arg(long)]
+    unix: Vec<PathBuf>,
     /// Event loops, one per thread, sharing the port with SO_REUSEPORT and
     /// one room: what is said on one loop is relayed to the others (0: one
     /// per CPU this process may use). 1 is the single-threaded loop.
@@ -56,6 +62,10 @@ fn main() -> std::io::Result<()> {
         // On stdout, for scripts that started us on port 0.
         println!("listening on {bound}");
     }
+    for path in &args.unix {
+        el.listen_unix(path)?;
+        println!("listening on unix:{}", path.display());
+    }
     // Ctrl-C / SIGTERM: stop accepting, flush, close everyone, return.
     el.stop_on_signals()?;
     el.run() // logs the final stats
@@ -70,6 +80,10 @@ fn run_group(args: &Args) -> std::io::Result<()> {
     let mut group = builder.build(Chat::group_factory(args.server.settings()))?;
     for addr in &args.listen {
         println!("listening on {}", group.listen(*addr)?);
+    }
+    for path in &args.unix {
+        group.listen_unix(path, None)?;
+        println!("listening on unix:{}", path.display());
     }
     group.stop_on_signals()?;
     for exit in group.run()? {

@@ -63,3 +63,26 @@ fn help_lists_every_limit_with_its_default() {
     assert!(help.contains("server full, try again later"), "--help says what a client past --max-connections gets");
     assert!(!help.contains("backlog"), "clients past --max-connections do not wait in the backlog");
 }
+
+#[test]
+fn a_member_on_a_unix_socket_shares_the_room_and_hears_the_shutdown() {
+    use std::io::{BufRead, BufReader, Write};
+    let path = evloop_tests::transport::unix_socket_path("chat");
+    let mut server = ServerProcess::start(env!("CARGO_BIN_EXE_chat"), &["--unix", path.to_str().unwrap()]);
+    let [mut tcp_member] = room(server.addr);
+    let unix_member = evloop_tests::wait_for_unix_socket(&path);
+    let mut lines = BufReader::new(unix_member.try_clone().unwrap());
+    let mut line = String::new();
+    lines.read_line(&mut line).unwrap();
+    let nick = line.strip_prefix("* welcome ").and_then(|rest| rest.split_once('!')).map(|(nick, _)| nick.to_string());
+    let nick = nick.unwrap_or_else(|| panic!("a welcome, got {line:?}"));
+    tcp_member.expect(&format!("* {nick} joined"));
+    (&unix_member).write_all(b"over a unix socket\n").unwrap();
+    tcp_member.expect(&format!("{nick}: over a unix socket"));
+    server.signal("TERM");
+    let mut rest = String::new();
+    BufReader::new(unix_member).read_to_string(&mut rest).expect("the rest, then end of file");
+    assert!(rest.contains("* server shutting down"), "the Unix member hears the shutdown: {rest:?}");
+    assert!(server.wait().success(), "exit status 0 after SIGTERM");
+    assert!(!path.exists(), "the socket file is removed on a clean stop");
+}

@@ -7,6 +7,7 @@
 //! ```text
 //! cargo run --release -p line     # listens on 127.0.0.1:7880
 //! nc 127.0.0.1 7880               # in two terminals: what one types, the other reads
+//! cargo run --release -p line -- --unix /tmp/line.sock   # also on a Unix socket: nc -U /tmp/line.sock
 //! ```
 
 use std::collections::BTreeMap;
@@ -100,12 +101,21 @@ impl Handler for Room {
     }
 }
 
+/// The value after `flag` on the command line, if given.
+fn arg(flag: &str) -> Option<String> {
+    std::env::args().skip_while(|arg| arg != flag).nth(1)
+}
+
 fn main() -> io::Result<()> {
     // `--listen ADDR` listens elsewhere (the tests pass 127.0.0.1:0).
-    let addr = std::env::args().skip_while(|arg| arg != "--listen").nth(1);
-    let addr = addr.as_deref().unwrap_or("127.0.0.1:7880").parse().map_err(io::Error::other)?;
+    let addr = arg("--listen").unwrap_or("127.0.0.1:7880".into()).parse().map_err(io::Error::other)?;
     let mut el = EventLoop::new(Config::default(), Room::default())?;
     println!("listening on {}", el.listen(addr)?);
+    // `--unix PATH`: the same room on a Unix-domain socket too.
+    if let Some(path) = arg("--unix") {
+        el.listen_unix(&path)?;
+        println!("listening on unix:{path}");
+    }
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     el.stop_on_signals()?; // Ctrl-C, SIGTERM: flush, close everyone, return
     el.run()

@@ -60,3 +60,23 @@ fn sigterm_closes_every_member_and_exits_with_status_0() {
     bob.expect_closed();
     assert!(server.wait().success(), "exit status 0 after SIGTERM");
 }
+
+#[test]
+fn a_member_on_a_unix_socket_talks_with_one_on_tcp() {
+    use std::io::{BufRead, BufReader, Write};
+    let path = evloop_tests::transport::unix_socket_path("line");
+    let server = ServerProcess::start(env!("CARGO_BIN_EXE_line"), &["--unix", path.to_str().unwrap()]);
+    let [mut tcp_member] = room(server.addr);
+    let unix_member = evloop_tests::wait_for_unix_socket(&path);
+    let mut lines = BufReader::new(unix_member.try_clone().unwrap());
+    let mut welcome = String::new();
+    lines.read_line(&mut welcome).unwrap();
+    assert!(welcome.starts_with("* welcome guest2!"), "the Unix member joins the same room: {welcome:?}");
+    tcp_member.expect("* guest2 joined");
+    (&unix_member).write_all(b"hello from a unix socket\n").unwrap();
+    tcp_member.expect("guest2: hello from a unix socket");
+    tcp_member.send("hello back");
+    let mut heard = String::new();
+    lines.read_line(&mut heard).unwrap();
+    assert_eq!(heard, "guest1: hello back\n");
+}
