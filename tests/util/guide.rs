@@ -37,3 +37,7 @@ pub struct Examples;
 /// docs/guide/benchmarking.md
 #[doc = include_str!("../../docs/guide/benchmarking.md")]
 pub struct Benchmarking;
+
+/// docs/guide/unix-sockets.md
+#[doc = include_str!("../../docs/guide/unix-sockets.md")]
+pub struct UnixSockets;

@@ -201,8 +201,10 @@ impl Ctx {
     }
 
     /// Closes `id` at the end of this dispatch, dropping queued output,
-    /// with [`CloseReason::App`]. The peer sees a reset (RST), never an end
-    /// of file, so it cannot take what it got for a complete stream.
+    /// with [`CloseReason::App`]. On TCP the peer sees a reset (RST), not
+    /// an end of file, so it cannot take what it got for a complete stream
+    /// (a Unix-domain socket has no reset: there the peer reads an end of
+    /// file unless input was left unread here).
     /// Returns `false` if `id` is stale.
     pub fn abort(&mut self, id: ConnId) -> bool {
         if self.live_conn(id).is_none() {

@@ -100,6 +100,17 @@
 //! truncated stream for a complete one. Idle means no progress either
 //! way; time with reading paused does not count.
 //!
+//! # Transports
+//!
+//! TCP ([`EventLoop::listen`], [`Ctx::connect`]) and Unix-domain stream
+//! sockets ([`EventLoop::listen_unix`], [`Ctx::connect_unix`]) behind one
+//! contract: the same handler serves both, and every guarantee above holds
+//! on each. [`Ctx::peer_addr`] says which a connection uses
+//! ([`PeerAddr`]); [`Ctx::peer_credentials`] names a Unix-domain peer's
+//! process and user. One difference the kernel makes: a Unix-domain socket
+//! has no reset, so an abortive close there reads as an end of file
+//! unless input was left unread.
+//!
 //! # Timers
 //!
 //! [`Ctx::set_timer`] and [`Ctx::set_conn_timer`] schedule
