@@ -95,12 +95,12 @@ fn an_applications_close_while_running_delivers_every_byte_then_end_of_file() {
 }
 
 #[test]
-#[ignore = "issue 23: fails until its fix lands"]
 fn an_applications_close_in_on_stop_lingers_and_delivers_every_byte_then_end_of_file() {
     let Started { server, on_open, on_close } = start();
     let mut client = connect(server.addr);
     on_open.recv_timeout(TIMEOUT).expect("the connection opens");
     let stopper = std::thread::spawn(move || server.stop());
     expect_whole_reply_despite_a_byte_after_the_close(&mut client, &on_close);
+    drop(client); // its end of file ends the linger
     stopper.join().expect("the loop stops");
 }

@@ -178,7 +178,11 @@ pub trait Handler {
 
     /// The loop is stopping: listeners are closed and every connection is
     /// about to flush and close with [`CloseReason::Shutdown`]. The last
-    /// chance to send a goodbye.
+    /// chance to send a goodbye. A connection closed here with
+    /// [`Ctx::close`] keeps that call's promise (every byte, then end of
+    /// file, lingering if the peer still sends), as while the loop runs;
+    /// only the loop's own shutdown closes skip the linger for a peer that
+    /// shows no input.
     fn on_stop(&mut self, cx: &mut Ctx) {
         let _ = cx;
     }

@@ -54,11 +54,12 @@ impl<H: Handler> EventLoop<H> {
             self.fail_connect(id, io::Error::new(kind, format!("closed before the connect completed ({reason})")));
             return;
         }
-        // While the loop stops, linger only where the peer shows input not
-        // read yet (nginx's `lingering_close on` rule), so that idle peers
-        // do not hold the exit for the linger time; an application's close
-        // always lingers.
-        let peer_may_send = !draining || conn.flags.any(Flags::READABLE) || !conn.input.is_empty();
+        // The loop's own shutdown closes linger only where the peer shows
+        // input not read yet (nginx's `lingering_close on` rule), so that
+        // idle peers do not hold the exit for the linger time; any other
+        // close, an application's in `on_stop` included, always lingers.
+        let shutdown_close = draining && reason == CloseReason::Shutdown;
+        let peer_may_send = !shutdown_close || conn.flags.any(Flags::READABLE) || !conn.input.is_empty();
         let linger = graceful
             && may_linger
             && peer_may_send
