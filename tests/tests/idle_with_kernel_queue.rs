@@ -30,7 +30,6 @@ impl Handler for OneSend {
 }
 
 #[test]
-#[ignore = "issue 23: fails until its fix lands"]
 fn a_download_the_kernel_holds_is_not_cut_by_the_idle_timeout() {
     let idle = Duration::from_millis(300);
     let server = Server::start(Config { idle_timeout: Some(idle), ..test_config() }, OneSend);

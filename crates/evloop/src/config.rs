@@ -78,13 +78,21 @@ pub struct Config {
     pub max_output_bytes: usize,
     /// A connection that makes no progress either way for this long (no
     /// byte read, no byte written) closes with
-    /// [`CloseReason::IdleTimeout`](crate::CloseReason::IdleTimeout), with a
-    /// reset. Time with reading paused, by
-    /// [`Ctx::pause_read`](crate::Ctx::pause_read) or by backpressure above
-    /// [`high_watermark`](Config::high_watermark), does not count: a peer
-    /// slow to read is [`write_timeout`](Config::write_timeout)'s to judge.
-    /// So a long download that keeps moving is never cut. `None` disables
-    /// it. Default 5 minutes.
+    /// [`CloseReason::IdleTimeout`](crate::CloseReason::IdleTimeout). Time
+    /// with reading paused, by [`Ctx::pause_read`](crate::Ctx::pause_read)
+    /// or by backpressure above [`high_watermark`](Config::high_watermark),
+    /// does not count: a peer slow to read is
+    /// [`write_timeout`](Config::write_timeout)'s to judge.
+    ///
+    /// Output the kernel has taken is progress the loop cannot see: one
+    /// large send the kernel swallows whole (its buffers grow to megabytes)
+    /// may still be on its way while the loop counts the time as idle. So
+    /// the close is graceful when no output waits in the loop: FIN after
+    /// the kernel's last byte, then the linger, and the peer gets every
+    /// byte sent; a long download that keeps moving is never cut short
+    /// (the connection may close under its tail, which still arrives).
+    /// With output waiting in the loop (a peer that stopped reading) it
+    /// closes with a reset. `None` disables it. Default 5 minutes.
     pub idle_timeout: Option<Duration>,
     /// A connection whose queued output makes no progress for this long (a
     /// peer that stopped reading) closes with
