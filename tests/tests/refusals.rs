@@ -66,7 +66,6 @@ fn a_refused_peer_that_already_sent_input_still_reads_the_refusal_then_end_of_fi
 }
 
 #[test]
-#[ignore = "issue 23: fails until its fix lands"]
 fn max_connections_per_ip_does_not_count_a_connection_lingering_after_its_close() {
     // A linger far longer than the test: only the peer's end of file ends it.
     let config = Config { max_connections_per_ip: Some(1), linger_timeout: TIMEOUT, ..test_config() };

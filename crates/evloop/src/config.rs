@@ -42,15 +42,21 @@ pub struct Config {
     /// accepts each new connection and closes it at once, so the peer sees
     /// a prompt clean close (as Redis does at `maxclients`) instead of
     /// hanging in the kernel backlog; [`Stats::rejected`](crate::Stats::rejected)
-    /// counts them, and [`Ctx::connect`](crate::Ctx::connect) fails. Keep it
-    /// below the process's file descriptor limit (`ulimit -n`), with room
-    /// for that one extra accept. Default 10,000.
+    /// counts them, and [`Ctx::connect`](crate::Ctx::connect) fails. A
+    /// connection counts from `on_open` (or the connect) to its
+    /// `on_close`: a socket lingering after that (see
+    /// [`linger_timeout`](Config::linger_timeout)) holds a descriptor but
+    /// no slot under this limit. Keep it below the process's file
+    /// descriptor limit (`ulimit -n`), with room for that one extra accept
+    /// and the lingering sockets. Default 10,000.
     pub max_connections: usize,
     /// Inbound connections open at once from one IP address, refused past
     /// it like [`max_connections`](Config::max_connections) (with
     /// [`Refusal::MaxConnectionsPerIp`](crate::Refusal::MaxConnectionsPerIp)),
-    /// so one host cannot take every slot. `None` (the default) means no
-    /// limit: behind a proxy or NAT every client shares one address.
+    /// so one host cannot take every slot. Counted as `max_connections`
+    /// is: a connection the application has closed no longer counts, even
+    /// while its socket lingers. `None` (the default) means no limit:
+    /// behind a proxy or NAT every client shares one address.
     pub max_connections_per_ip: Option<usize>,
     /// Set `TCP_NODELAY` on every connection (a request/response workload
     /// stalls on Nagle's algorithm otherwise). Default `true`.

@@ -111,7 +111,7 @@ impl<H: Handler> EventLoop<H> {
     /// Whether a connection from `peer` fits the limits; if it does, it is
     /// counted against its address.
     fn admit(&mut self, peer: &PeerAddr) -> Result<(), Refusal> {
-        if self.cx.conns.len() >= self.cx.config.max_connections {
+        if self.cx.conns.open_len() >= self.cx.config.max_connections {
             return Err(Refusal::MaxConnections);
         }
         if let (Some(limit), Some(ip)) = (self.cx.config.max_connections_per_ip, peer.ip()) {

@@ -26,9 +26,8 @@ impl<H: Handler> EventLoop<H> {
     pub(crate) fn begin_linger(&mut self, id: ConnId) {
         let deadline = deadline_after(self.cx.now, self.cx.config.linger_timeout);
         let Ctx { conns, timers, .. } = &mut self.cx;
-        let conn = &mut conns[id];
+        let conn = conns.begin_lingering(id);
         timers.cancel_all_of(conn);
-        conn.set_phase(Phase::Lingering);
         conn.input = Default::default();
         conn.output = Default::default();
         if !conn.flags.any(Flags::WRITE_CLOSED) {
