@@ -48,7 +48,6 @@ fn start(config: Config) -> (Server<Refuser>, Receiver<(ConnId, CloseReason)>) {
 }
 
 #[test]
-#[ignore = "issue 23: fails until its fix lands"]
 fn a_refused_peer_that_already_sent_input_still_reads_the_refusal_then_end_of_file() {
     let (server, _) = start(Config { max_connections: 1, ..test_config() });
     let mut admitted = connect(server.addr);

@@ -55,6 +55,11 @@ impl Conns {
         self.len() - self.lingering
     }
 
+    /// Sockets lingering after their close.
+    pub(crate) fn lingering_len(&self) -> usize {
+        self.lingering
+    }
+
     /// Turns `id` (known present, not lingering) into a lingering socket.
     pub(crate) fn begin_lingering(&mut self, id: ConnId) -> &mut Conn {
         self.lingering += 1;
