@@ -81,7 +81,6 @@ fn next_open(events: &Receiver<Seen>) -> (usize, ConnId) {
 }
 
 #[test]
-#[ignore = "issue 23: fails until its fix lands"]
 fn a_full_loop_leaves_a_shared_listeners_connections_to_a_sibling_with_room() {
     let config = Config { max_connections: 1, ..test_config() };
     let (server, events) = start(config, Spread::SharedListener);
@@ -105,6 +104,21 @@ fn a_full_loop_leaves_a_shared_listeners_connections_to_a_sibling_with_room() {
         assert_eq!(next(&events), Seen::Close(index, id, CloseReason::PeerClosed), "the newcomer leaves");
     }
     assert_eq!(round_trip(&mut holder, b"still"), b"still", "the holder is still served");
+}
+
+#[test]
+fn a_shared_listener_refuses_cleanly_once_every_loop_is_full() {
+    let config = Config { max_connections: 1, ..test_config() };
+    let (server, events) = start(config, Spread::SharedListener);
+    let mut holders: Vec<_> = (0..2).map(|_| connect(server.addr)).collect();
+    for holder in &mut holders {
+        assert_eq!(round_trip(holder, b"mine"), b"mine");
+    }
+    let loops: std::collections::HashSet<_> = (0..2).map(|_| next_open(&events).0).collect();
+    assert_eq!(loops.len(), 2, "each loop holds one connection");
+    let mut newcomer = connect(server.addr);
+    let said = evloop_tests::read_to_end(&mut newcomer).expect("a refusal, then end of file, not a hang");
+    assert_eq!(said, b"-ERR full\r\n", "the refusal, whole");
 }
 
 #[test]

@@ -42,7 +42,10 @@ pub struct Config {
     /// accepts each new connection and closes it at once, so the peer sees
     /// a prompt clean close (as Redis does at `maxclients`) instead of
     /// hanging in the kernel backlog; [`Stats::rejected`](crate::Stats::rejected)
-    /// counts them, and [`Ctx::connect`](crate::Ctx::connect) fails. A
+    /// counts them, and [`Ctx::connect`](crate::Ctx::connect) fails. In a
+    /// [`LoopGroup`](crate::LoopGroup) the limit is per loop, and loops
+    /// sharing one listener ([`Spread::SharedListener`](crate::Spread::SharedListener))
+    /// refuse only when every one of them is full. A
     /// connection counts from `on_open` (or the connect) to its
     /// `on_close`: a socket lingering after that (see
     /// [`linger_timeout`](Config::linger_timeout)) holds a descriptor but

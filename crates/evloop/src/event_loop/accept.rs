@@ -28,6 +28,10 @@ impl<H: Handler> EventLoop<H> {
             if self.cx.listeners.accepts_left(slot, turn, ACCEPTS_PER_TURN) == 0 {
                 break;
             }
+            let full = self.cx.conns.open_len() >= self.cx.config.max_connections;
+            if full && self.cx.listeners.leave_to_siblings(slot) {
+                return;
+            }
             let Some(Some(listener)) = self.cx.listeners.sockets.get(slot) else { return };
             self.cx.stats.accept_calls += 1;
             self.cx.listeners.accepted_in_turn[slot].1 += 1;

@@ -18,6 +18,7 @@ impl Ctx {
     /// opened.
     pub(crate) fn released(&mut self, inbound: bool, ip: Option<std::net::IpAddr>) {
         self.listeners.rejecting_at_limit = false;
+        self.room_again();
         if let (Some(_), true, Some(ip)) = (self.config.max_connections_per_ip, inbound, ip) {
             self.listeners.release_ip(ip);
         }

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use log::info;
 use mio::{Events, Waker};
 
-pub(crate) use self::listen::Listeners;
+pub(crate) use self::listen::{Listeners, SharedRoom};
 pub(crate) use self::offer::Offer;
 pub(crate) use self::panic_guard::panic_message;
 pub(crate) use self::timers::{deadline_after, TimerKind, Timers};

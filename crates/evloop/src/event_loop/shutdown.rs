@@ -22,6 +22,8 @@ impl<H: Handler> EventLoop<H> {
         }
         self.cx.run_state = RunState::Draining;
         info!("stopping: closing listeners, flushing {} connections", self.cx.conns.len());
+        // Full for good: a sibling sharing a listener leaves nothing to it.
+        self.cx.listeners.count_full();
         for socket in self.cx.listeners.sockets.iter_mut() {
             *socket = None;
         }
