@@ -122,7 +122,6 @@ fn a_shared_listener_refuses_cleanly_once_every_loop_is_full() {
 }
 
 #[test]
-#[ignore = "issue 23: fails until its fix lands"]
 fn the_acceptor_hands_no_connection_to_a_loop_that_is_stopping() {
     let config = Config { shutdown_timeout: TIMEOUT, max_output_bytes: 2 * STOP_REPLY, ..test_config() };
     let (server, events) = start(config, Spread::Acceptor);

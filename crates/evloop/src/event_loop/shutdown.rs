@@ -21,6 +21,7 @@ impl<H: Handler> EventLoop<H> {
             return;
         }
         self.cx.run_state = RunState::Draining;
+        self.inbox.set_stopping(true);
         info!("stopping: closing listeners, flushing {} connections", self.cx.conns.len());
         // Full for good: a sibling sharing a listener leaves nothing to it.
         self.cx.listeners.count_full();

@@ -68,11 +68,12 @@ pub enum Spread {
     SharedListener,
     /// One extra thread accepts every connection and hands it to the loop
     /// with the fewest (open, plus handed over and not yet taken) through
-    /// that loop's queue: exactly even by count. It balances connections,
-    /// not CPU: a busy loop's untaken connections count against it, but
-    /// while the others' connections stay open it is still handed its
-    /// share. The price is a thread, a hand-off per connection, and one
-    /// thread's accept rate for all.
+    /// that loop's queue: exactly even by count. A loop that is stopping
+    /// (draining after [`Ctx::stop`](crate::Ctx::stop)) gets none. It
+    /// balances connections, not CPU: a busy loop's untaken connections
+    /// count against it, but while the others' connections stay open it
+    /// is still handed its share. The price is a thread, a hand-off per
+    /// connection, and one thread's accept rate for all.
     Acceptor,
 }
 
