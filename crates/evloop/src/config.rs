@@ -115,8 +115,12 @@ pub struct Config {
     /// and dropping the peer's input, waiting for its end of file, before it
     /// closes the socket. Without it, input arriving after the close would
     /// make the kernel reset the connection, and the peer would lose what
-    /// it had not read yet. `Duration::ZERO` closes at once. Default 2
-    /// seconds.
+    /// it had not read yet. The FIN itself waits until the kernel has sent
+    /// every byte written (a reset discards what it has not), for up to
+    /// [`write_timeout`](Config::write_timeout) (or this, if longer), so a
+    /// peer that keeps sending while it reads still gets everything; this
+    /// timeout counts from the FIN. `Duration::ZERO` closes at once.
+    /// Default 2 seconds.
     pub linger_timeout: Duration,
     /// An outbound connect still pending after this long fails with
     /// `ErrorKind::TimedOut`. Default 10 seconds.

@@ -37,7 +37,6 @@ fn echo_binary() -> String {
 }
 
 #[test]
-#[ignore = "issue 23: fails until its fix lands"]
 fn sigterm_while_a_client_streams_loses_no_byte_the_server_wrote() {
     let mut server = ServerProcess::start_logging(&echo_binary(), &[], "info");
     let client = connect(server.addr);
