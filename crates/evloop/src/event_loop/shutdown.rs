@@ -51,6 +51,16 @@ impl<H: Handler> EventLoop<H> {
         }
     }
 
+    /// `epoll_wait` failed: the loop cannot serve anyone. It counts as
+    /// stopping from here (a callback's `connect` fails, nothing is
+    /// accepted), so the `on_close` each connection gets cannot open one
+    /// that would outlive `run`'s error.
+    pub(super) fn lose_service(&mut self, error: &io::Error) {
+        log::error!("poll failed, closing every connection: {error}");
+        self.cx.run_state = RunState::Draining;
+        self.close_all(CloseReason::Error(error.kind()));
+    }
+
     /// Closes every connection now, with `reason` for those not already
     /// closing for another; lingering sockets are closed without waiting.
     pub(crate) fn close_all(&mut self, reason: CloseReason) {
@@ -77,5 +87,50 @@ impl<H: Handler> EventLoop<H> {
             self.cx.close_with(id, how);
         }
         self.after_dispatch();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+    use std::net::{SocketAddr, TcpListener};
+
+    use crate::{Config, ConnId, Ctx, EventLoop, Handler, Origin};
+
+    /// Connects again from `on_connect_failed` and keeps what that gave.
+    struct Reconnect {
+        addr: SocketAddr,
+        again: Option<io::Result<ConnId>>,
+    }
+
+    impl Handler for Reconnect {
+        type Conn = ();
+        type Message = ();
+
+        fn on_open(&mut self, _: &mut Ctx, _: ConnId, _: Origin) {}
+
+        fn on_data(&mut self, _: &mut Ctx, _: ConnId, _: &mut (), data: &[u8]) -> usize {
+            data.len()
+        }
+
+        fn on_connect_failed(&mut self, cx: &mut Ctx, _: ConnId, _: io::Error) {
+            self.again = Some(cx.connect(self.addr));
+        }
+    }
+
+    #[test]
+    fn after_a_failed_poll_no_connection_outlives_the_loop() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut el = EventLoop::new(Config::default(), Reconnect { addr, again: None }).unwrap();
+        el.connect(addr).expect("a connect to start");
+        el.lose_service(&io::Error::other("epoll_wait failed"));
+        let again = el.handler.again.take().expect("the pending connect failed");
+        assert_eq!(
+            again.map_err(|e| e.kind()).err(),
+            Some(io::ErrorKind::ConnectionAborted),
+            "a connect from a callback while the loop closes everything after a failed poll"
+        );
+        assert!(el.cx.conns.is_empty(), "a connection outlives the failed loop");
     }
 }
