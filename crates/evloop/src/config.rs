@@ -117,9 +117,10 @@ pub struct Config {
     /// make the kernel reset the connection, and the peer would lose what
     /// it had not read yet. The FIN itself waits until the kernel has sent
     /// every byte written (a reset discards what it has not), for up to
-    /// [`write_timeout`](Config::write_timeout) (or this, if longer), so a
-    /// peer that keeps sending while it reads still gets everything; this
-    /// timeout counts from the FIN. `Duration::ZERO` closes at once.
+    /// [`write_timeout`](Config::write_timeout) (or this, if longer; while
+    /// the loop stops, [`shutdown_timeout`](Config::shutdown_timeout)
+    /// bounds everything), so a peer that keeps sending while it reads
+    /// still gets everything; this timeout counts from the FIN. `Duration::ZERO` closes at once.
     /// Default 2 seconds.
     pub linger_timeout: Duration,
     /// An outbound connect still pending after this long fails with
