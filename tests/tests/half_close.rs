@@ -144,3 +144,35 @@ fn on_eof_hands_over_the_input_on_data_left_unconsumed() {
     assert_eq!(rx.recv_timeout(TIMEOUT).unwrap(), b"ail");
     assert_eq!(read_to_end(&mut client).unwrap(), b"", "then a clean close");
 }
+
+/// `q` half-closes our side; input that begins with `a` aborts.
+struct AbortAfterHalfClose;
+
+impl Handler for AbortAfterHalfClose {
+    type Conn = ();
+    type Message = ();
+
+    fn on_open(&mut self, _cx: &mut Ctx, _id: ConnId, _origin: Origin) {}
+
+    fn on_data(&mut self, cx: &mut Ctx, id: ConnId, _conn: &mut (), data: &[u8]) -> usize {
+        match data {
+            b"q" => assert!(cx.shutdown_write(id)),
+            [b'a', ..] => assert!(cx.abort(id)),
+            _ => {}
+        }
+        data.len()
+    }
+}
+
+#[test]
+fn abort_after_shutdown_write_resets_but_cannot_take_back_the_end_of_file_already_sent() {
+    let server = Server::start(test_config(), AbortAfterHalfClose);
+    let mut client = connect(server.addr);
+    client.write_all(b"q").unwrap();
+    let mut byte = [0u8; 1];
+    assert_eq!(client.read(&mut byte).expect("end of file"), 0, "the FIN of shutdown_write arrives first");
+    client.write_all(b"a").unwrap();
+    // The reset makes the peer's next send fail (ECONNRESET, then EPIPE);
+    // until it arrives each byte is read and ignored.
+    evloop_tests::wait_until("the abort's reset reaches the peer", || client.write(b"x").is_err());
+}

@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::thread;
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::{connect, TIMEOUT};
@@ -16,6 +16,8 @@ pub struct ServerProcess {
     child: Child,
     /// Where it says it listens (its first line on stdout).
     pub addr: SocketAddr,
+    /// Collects its log (stderr), when started with [`ServerProcess::start_logging`].
+    log: Option<JoinHandle<Vec<String>>>,
 }
 
 impl ServerProcess {
@@ -23,13 +25,28 @@ impl ServerProcess {
     /// `listening on ADDR` line every server here prints first.
     #[track_caller]
     pub fn start(binary: &str, args: &[&str]) -> ServerProcess {
-        let mut child = Command::new(binary)
-            .args(["--listen", "127.0.0.1:0"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|err| panic!("{binary} should start: {err}"));
+        ServerProcess::spawn(binary, args, None)
+    }
+
+    /// As [`start`](ServerProcess::start), with `RUST_LOG=filter` and its
+    /// log (stderr) kept, for [`wait_with_log`](ServerProcess::wait_with_log).
+    #[track_caller]
+    pub fn start_logging(binary: &str, args: &[&str], filter: &str) -> ServerProcess {
+        ServerProcess::spawn(binary, args, Some(filter))
+    }
+
+    #[track_caller]
+    fn spawn(binary: &str, args: &[&str], log_filter: Option<&str>) -> ServerProcess {
+        let mut command = Command::new(binary);
+        command.args(["--listen", "127.0.0.1:0"]).args(args).stdin(Stdio::null()).stdout(Stdio::piped());
+        match log_filter {
+            Some(filter) => command.env("RUST_LOG", filter).stderr(Stdio::piped()),
+            None => command.stderr(Stdio::null()),
+        };
+        let mut child = command.spawn().unwrap_or_else(|err| panic!("{binary} should start: {err}"));
+        let log = child.stderr.take().map(|stderr| {
+            thread::spawn(move || BufReader::new(stderr).lines().map_while(Result::ok).collect::<Vec<_>>())
+        });
         let mut line = String::new();
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
         stdout.read_line(&mut line).expect("a first line");
@@ -42,7 +59,7 @@ impl ServerProcess {
             .unwrap_or_else(|| panic!("first line should be `listening on ADDR`, was {line:?}"))
             .parse()
             .expect("a socket address");
-        ServerProcess { child, addr }
+        ServerProcess { child, addr, log }
     }
 
     /// Sends the process `signal` (`"TERM"`, `"INT"`) with kill(1).
@@ -62,6 +79,21 @@ impl ServerProcess {
             assert!(Instant::now() < deadline, "the server did not exit within {TIMEOUT:?}");
             thread::sleep(Duration::from_millis(10));
         }
+    }
+}
+
+impl ServerProcess {
+    /// Waits (bounded) for the process to exit by itself, and returns its
+    /// exit status and its log, line by line.
+    ///
+    /// # Panics
+    ///
+    /// If it was not started with [`start_logging`](ServerProcess::start_logging).
+    #[track_caller]
+    pub fn wait_with_log(&mut self) -> (ExitStatus, Vec<String>) {
+        let status = self.wait();
+        let log = self.log.take().expect("started with start_logging");
+        (status, log.join().expect("the log reader"))
     }
 }
 

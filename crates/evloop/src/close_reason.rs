@@ -14,7 +14,8 @@ pub enum CloseReason {
     PeerClosed,
     /// The peer reset the connection (`ECONNRESET`, `EPIPE`).
     Reset,
-    /// No input arrived for [`Config::idle_timeout`](crate::Config::idle_timeout).
+    /// No progress either way (no byte read or written) for
+    /// [`Config::idle_timeout`](crate::Config::idle_timeout).
     IdleTimeout,
     /// Queued output made no progress for
     /// [`Config::write_timeout`](crate::Config::write_timeout).

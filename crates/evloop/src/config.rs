@@ -42,15 +42,24 @@ pub struct Config {
     /// accepts each new connection and closes it at once, so the peer sees
     /// a prompt clean close (as Redis does at `maxclients`) instead of
     /// hanging in the kernel backlog; [`Stats::rejected`](crate::Stats::rejected)
-    /// counts them, and [`Ctx::connect`](crate::Ctx::connect) fails. Keep it
-    /// below the process's file descriptor limit (`ulimit -n`), with room
-    /// for that one extra accept. Default 10,000.
+    /// counts them, and [`Ctx::connect`](crate::Ctx::connect) fails. In a
+    /// [`LoopGroup`](crate::LoopGroup) the limit is per loop, and loops
+    /// sharing one listener ([`Spread::SharedListener`](crate::Spread::SharedListener))
+    /// refuse only when every one of them is full. A
+    /// connection counts from `on_open` (or the connect) to its
+    /// `on_close`: a socket lingering after that (see
+    /// [`linger_timeout`](Config::linger_timeout)) holds a descriptor but
+    /// no slot under this limit. Keep it below the process's file
+    /// descriptor limit (`ulimit -n`), with room for that one extra accept
+    /// and the lingering sockets. Default 10,000.
     pub max_connections: usize,
     /// Inbound connections open at once from one IP address, refused past
     /// it like [`max_connections`](Config::max_connections) (with
     /// [`Refusal::MaxConnectionsPerIp`](crate::Refusal::MaxConnectionsPerIp)),
-    /// so one host cannot take every slot. `None` (the default) means no
-    /// limit: behind a proxy or NAT every client shares one address.
+    /// so one host cannot take every slot. Counted as `max_connections`
+    /// is: a connection the application has closed no longer counts, even
+    /// while its socket lingers. `None` (the default) means no limit:
+    /// behind a proxy or NAT every client shares one address.
     pub max_connections_per_ip: Option<usize>,
     /// Set `TCP_NODELAY` on every connection (a request/response workload
     /// stalls on Nagle's algorithm otherwise). Default `true`.
@@ -78,13 +87,21 @@ pub struct Config {
     pub max_output_bytes: usize,
     /// A connection that makes no progress either way for this long (no
     /// byte read, no byte written) closes with
-    /// [`CloseReason::IdleTimeout`](crate::CloseReason::IdleTimeout), with a
-    /// reset. Time with reading paused, by
-    /// [`Ctx::pause_read`](crate::Ctx::pause_read) or by backpressure above
-    /// [`high_watermark`](Config::high_watermark), does not count: a peer
-    /// slow to read is [`write_timeout`](Config::write_timeout)'s to judge.
-    /// So a long download that keeps moving is never cut. `None` disables
-    /// it. Default 5 minutes.
+    /// [`CloseReason::IdleTimeout`](crate::CloseReason::IdleTimeout). Time
+    /// with reading paused, by [`Ctx::pause_read`](crate::Ctx::pause_read)
+    /// or by backpressure above [`high_watermark`](Config::high_watermark),
+    /// does not count: a peer slow to read is
+    /// [`write_timeout`](Config::write_timeout)'s to judge.
+    ///
+    /// Output the kernel has taken is progress the loop cannot see: one
+    /// large send the kernel swallows whole (its buffers grow to megabytes)
+    /// may still be on its way while the loop counts the time as idle. So
+    /// the close is graceful when no output waits in the loop: FIN after
+    /// the kernel's last byte, then the linger, and the peer gets every
+    /// byte sent; a long download that keeps moving is never cut short
+    /// (the connection may close under its tail, which still arrives).
+    /// With output waiting in the loop (a peer that stopped reading) it
+    /// closes with a reset. `None` disables it. Default 5 minutes.
     pub idle_timeout: Option<Duration>,
     /// A connection whose queued output makes no progress for this long (a
     /// peer that stopped reading) closes with
@@ -98,8 +115,13 @@ pub struct Config {
     /// and dropping the peer's input, waiting for its end of file, before it
     /// closes the socket. Without it, input arriving after the close would
     /// make the kernel reset the connection, and the peer would lose what
-    /// it had not read yet. `Duration::ZERO` closes at once. Default 2
-    /// seconds.
+    /// it had not read yet. The FIN itself waits until the kernel has sent
+    /// every byte written (a reset discards what it has not), for up to
+    /// [`write_timeout`](Config::write_timeout) (or this, if longer; while
+    /// the loop stops, [`shutdown_timeout`](Config::shutdown_timeout)
+    /// bounds everything), so a peer that keeps sending while it reads
+    /// still gets everything; this timeout counts from the FIN. `Duration::ZERO` closes at once.
+    /// Default 2 seconds.
     pub linger_timeout: Duration,
     /// An outbound connect still pending after this long fails with
     /// `ErrorKind::TimedOut`. Default 10 seconds.

@@ -202,9 +202,12 @@ impl Ctx {
 
     /// Closes `id` at the end of this dispatch, dropping queued output,
     /// with [`CloseReason::App`]. On TCP the peer sees a reset (RST), not
-    /// an end of file, so it cannot take what it got for a complete stream
-    /// (a Unix-domain socket has no reset: there the peer reads an end of
-    /// file unless input was left unread here).
+    /// an end of file from this close, so it cannot take what it got for a
+    /// complete stream (a Unix-domain socket has no reset: there the peer
+    /// reads an end of file unless input was left unread here). An end of
+    /// file already sent cannot be taken back: after
+    /// [`shutdown_write`](Ctx::shutdown_write) has sent its FIN, the peer
+    /// may have read that end of file before the reset arrives.
     /// Returns `false` if `id` is stale.
     pub fn abort(&mut self, id: ConnId) -> bool {
         if self.live_conn(id).is_none() {

@@ -178,7 +178,11 @@ pub trait Handler {
 
     /// The loop is stopping: listeners are closed and every connection is
     /// about to flush and close with [`CloseReason::Shutdown`]. The last
-    /// chance to send a goodbye.
+    /// chance to send a goodbye. A connection closed here with
+    /// [`Ctx::close`] keeps that call's promise (every byte, then end of
+    /// file, lingering if the peer still sends), as while the loop runs;
+    /// only the loop's own shutdown closes skip the linger for a peer that
+    /// shows no input.
     fn on_stop(&mut self, cx: &mut Ctx) {
         let _ = cx;
     }
@@ -187,9 +191,16 @@ pub trait Handler {
     /// `why`. Returns a short message to write to it first (Redis answers
     /// `-ERR max number of clients reached`); by default nothing.
     ///
-    /// Best effort: the loop makes one nonblocking write of it, keeps no
-    /// state for the connection, and closes it; the connection never
-    /// reaches `on_open` or `on_close`, and only [`Stats::rejected`](crate::Stats::rejected)
+    /// Best effort: the loop makes one nonblocking write of it, then closes
+    /// the socket as a graceful close does: FIN, and a linger that reads
+    /// and drops what the peer sends until its end of file or
+    /// [`Config::linger_timeout`](crate::Config::linger_timeout), so a peer
+    /// that sent something before it was refused still reads the message
+    /// (closing with its input unread would reset it). At most
+    /// [`Config::max_connections`](crate::Config::max_connections) refused
+    /// sockets linger at once; past that they close at once. The
+    /// connection never reaches `on_open` or `on_close`, holds no slot
+    /// under the limits, and only [`Stats::rejected`](crate::Stats::rejected)
     /// counts it.
     fn on_refused(&mut self, peer: &PeerAddr, why: Refusal) -> &[u8] {
         let _ = (peer, why);

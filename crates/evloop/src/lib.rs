@@ -95,10 +95,13 @@
 //! still be sending, the socket lingers, reading and dropping its input
 //! until its end of file or [`Config::linger_timeout`], because closing
 //! with unread input makes the kernel reset the connection and the peer
-//! lose what it had not read. [`Ctx::abort`], timeouts, limits and panics
+//! lose what it had not read. The FIN of a lingering close waits until
+//! the kernel has sent every byte, since a reset would discard those too. [`Ctx::abort`], timeouts, limits and panics
 //! close abortively, with a reset (RST), so the peer cannot take a
-//! truncated stream for a complete one. Idle means no progress either
-//! way; time with reading paused does not count.
+//! truncated stream for a complete one; except an idle close with no
+//! output waiting in the loop, which is graceful, since what the kernel
+//! holds may still be on its way ([`Config::idle_timeout`]). Idle means
+//! no progress either way; time with reading paused does not count.
 //!
 //! # Transports
 //!

@@ -21,6 +21,9 @@ struct Signal {
     /// needs no wake-up at all: no syscall on either side.
     asleep: AtomicBool,
     stop_requested: AtomicBool,
+    /// The loop is stopping (draining): a group's acceptor hands it no
+    /// connection, which it would only drop.
+    stopping: AtomicBool,
     exited: AtomicBool,
     /// Connections the loop had open at the end of its last turn, plus
     /// connections handed to it and not yet taken: what a group's acceptor
@@ -230,7 +233,12 @@ impl<M: Send> LoopHandle<M> {
 
     /// Connections the loop has open or has been handed and not yet taken
     /// (as of its last turn): how loaded it is, for a group's acceptor.
+    /// A loop that is stopping counts as full, whatever it has left: it
+    /// takes no new connection.
     pub(crate) fn load(&self) -> usize {
+        if self.signal.stopping.load(Ordering::Acquire) {
+            return usize::MAX;
+        }
         // Hand-overs first (acquire): once a taken one is no longer counted,
         // the open count published before it was dropped is visible.
         let handed_over = self.signal.handed_over.load(Ordering::Acquire);
@@ -296,6 +304,7 @@ impl<M> Inbox<M> {
             woken: AtomicBool::new(false),
             asleep: AtomicBool::new(false),
             stop_requested: AtomicBool::new(false),
+            stopping: AtomicBool::new(false),
             exited: AtomicBool::new(false),
             open: AtomicUsize::new(0),
             handed_over: AtomicUsize::new(0),
@@ -387,7 +396,13 @@ impl<M> Inbox<M> {
         if self.signal.exited.load(Ordering::Acquire) {
             self.take_stop_request();
         }
+        self.set_stopping(false);
         self.set_exited(false);
+    }
+
+    /// Says the loop is stopping (or runs again), for a group's acceptor.
+    pub(crate) fn set_stopping(&self, stopping: bool) {
+        self.signal.stopping.store(stopping, Ordering::Release);
     }
 
     pub(crate) fn set_exited(&self, exited: bool) {

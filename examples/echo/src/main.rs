@@ -82,12 +82,17 @@ fn main() -> std::io::Result<()> {
         el.listen_unix(path)?;
         println!("listening on unix:{}", path.display());
     }
-    // Only now: `listen` logs the same line at info, and once is enough.
-    // A failed bind is still reported, as main's error.
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    init_logging();
     // Ctrl-C / SIGTERM: stop accepting, flush, close everyone, return.
     el.stop_on_signals()?;
     el.run()
+}
+
+/// Logs to stderr, at info unless `RUST_LOG` says otherwise. Called once
+/// listening: `listen` logs the address stdout already has, and once is
+/// enough. A failed bind is still reported, as main's error.
+fn init_logging() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
 }
 
 /// `--threads N`: N loops, each with its own `Echo`; `max_connections` is per loop.
@@ -104,6 +109,7 @@ fn run_group(config: Config, args: &Args) -> std::io::Result<()> {
         group.listen_unix(path, None)?;
         println!("listening on unix:{}", path.display());
     }
+    init_logging();
     group.stop_on_signals()?;
     for exit in group.run()? {
         log::info!("loop {}: {:?}: {}", exit.index, exit.result, exit.stats);

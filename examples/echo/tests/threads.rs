@@ -21,3 +21,23 @@ fn two_threads_echo_and_stop_on_sigterm() {
     }
     assert!(server.wait().success(), "exit status 0 after SIGTERM");
 }
+
+#[test]
+fn two_threads_log_at_info_like_the_single_loop() {
+    let mut server = ServerProcess::start_logging(env!("CARGO_BIN_EXE_echo"), &["--threads", "2"], "info");
+    let mut client = connect(server.addr);
+    assert_eq!(round_trip(&mut client, b"ping"), b"ping");
+    drop(client);
+    server.signal("TERM");
+    let (status, log) = server.wait_with_log();
+    assert!(status.success(), "exit status 0 after SIGTERM");
+    assert!(
+        log.iter().any(|line| line.contains(" INFO ") && line.contains("stopping every loop")),
+        "the group's stop is logged at info: {log:#?}"
+    );
+    assert!(
+        log.iter().any(|line| line.contains(" INFO ") && line.contains("bytes_out=4 ")),
+        "each loop's final stats are logged, one loop's with the 4 bytes echoed: {log:#?}"
+    );
+    assert!(!log.iter().any(|line| line.contains("listening on")), "the log repeats the address: {log:#?}");
+}

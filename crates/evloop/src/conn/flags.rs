@@ -31,7 +31,8 @@ impl Flags {
     pub(crate) const WRITABLE: Flags = Flags(1 << 4);
     /// End of file read from the peer.
     pub(crate) const READ_CLOSED: Flags = Flags(1 << 5);
-    /// `shutdown_write` asked for: send FIN once output is flushed.
+    /// `shutdown_write` asked for: send FIN once output is flushed. While
+    /// lingering: the FIN waits until the kernel has sent every byte.
     pub(crate) const SHUTDOWN_PENDING: Flags = Flags(1 << 6);
     /// FIN sent.
     pub(crate) const WRITE_CLOSED: Flags = Flags(1 << 7);

@@ -5,7 +5,7 @@ use std::ops::{Index, IndexMut};
 
 use slab::Slab;
 
-use crate::conn::Conn;
+use crate::conn::{Conn, Phase};
 use crate::ConnId;
 
 /// A slot of the table.
@@ -33,6 +33,9 @@ pub(crate) struct Conns {
     /// occupied yet are past the end: generation 0).
     generations: Vec<u32>,
     retired: usize,
+    /// Sockets lingering: closed for the application, still held (see
+    /// `event_loop/linger.rs`).
+    lingering: usize,
 }
 
 impl Conns {
@@ -43,6 +46,26 @@ impl Conns {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Connections the application sees, open or connecting: what the
+    /// connection limits count. A socket lingering after its `on_close`
+    /// is not one.
+    pub(crate) fn open_len(&self) -> usize {
+        self.len() - self.lingering
+    }
+
+    /// Sockets lingering after their close.
+    pub(crate) fn lingering_len(&self) -> usize {
+        self.lingering
+    }
+
+    /// Turns `id` (known present, not lingering) into a lingering socket.
+    pub(crate) fn begin_lingering(&mut self, id: ConnId) -> &mut Conn {
+        self.lingering += 1;
+        let conn = &mut self[id];
+        conn.set_phase(Phase::Lingering);
+        conn
     }
 
     /// The id the next [`insert`](Conns::insert) will return: what to
@@ -98,7 +121,12 @@ impl Conns {
         }
         self.generations[index] = next.unwrap_or(u32::MAX);
         match slot {
-            Slot::Live(conn) => conn,
+            Slot::Live(conn) => {
+                if conn.phase() == Phase::Lingering {
+                    self.lingering -= 1;
+                }
+                conn
+            }
             Slot::Retired => unreachable!("removed a retired slot"),
         }
     }

@@ -7,7 +7,7 @@ use log::{debug, error, info, warn};
 use super::listen::Exhaustion;
 use super::panic_guard::guard;
 use super::timers::{deadline_after, TimerKind};
-use crate::conn::Phase;
+use crate::conn::{Flags, Phase};
 use crate::ctx::{Ready, RunState};
 use crate::loop_handle::Adoption;
 use crate::transport::{is_per_connection, is_resource_exhaustion, PeerAddr, Stream};
@@ -28,6 +28,10 @@ impl<H: Handler> EventLoop<H> {
             if self.cx.listeners.accepts_left(slot, turn, ACCEPTS_PER_TURN) == 0 {
                 break;
             }
+            let full = self.cx.conns.open_len() >= self.cx.config.max_connections;
+            if full && self.cx.listeners.leave_to_siblings(slot) {
+                return;
+            }
             let Some(Some(listener)) = self.cx.listeners.sockets.get(slot) else { return };
             self.cx.stats.accept_calls += 1;
             self.cx.listeners.accepted_in_turn[slot].1 += 1;
@@ -41,7 +45,7 @@ impl<H: Handler> EventLoop<H> {
                         self.open_inbound(stream, slot, peer);
                         self.after_dispatch();
                     }
-                    Err(why) => self.refuse(stream, peer, why),
+                    Err(why) => self.refuse(stream, slot, peer, why),
                 },
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
                 Err(e) if is_per_connection(&e) => debug!("accept on listener {slot}: {e}"),
@@ -75,7 +79,7 @@ impl<H: Handler> EventLoop<H> {
                 self.open_inbound(stream, listener, peer);
                 self.after_dispatch();
             }
-            Err(why) => self.refuse(stream, peer, why),
+            Err(why) => self.refuse(stream, listener, peer, why),
         }
     }
 
@@ -111,7 +115,7 @@ impl<H: Handler> EventLoop<H> {
     /// Whether a connection from `peer` fits the limits; if it does, it is
     /// counted against its address.
     fn admit(&mut self, peer: &PeerAddr) -> Result<(), Refusal> {
-        if self.cx.conns.len() >= self.cx.config.max_connections {
+        if self.cx.conns.open_len() >= self.cx.config.max_connections {
             return Err(Refusal::MaxConnections);
         }
         if let (Some(limit), Some(ip)) = (self.cx.config.max_connections_per_ip, peer.ip()) {
@@ -123,10 +127,11 @@ impl<H: Handler> EventLoop<H> {
     }
 
     /// Turns away a connection accepted past a limit: writes the handler's
-    /// refusal once, best effort, and closes the socket at once, so the
-    /// peer sees why and an end of file rather than a connect that hangs in
-    /// the backlog.
-    fn refuse(&mut self, mut stream: Stream, peer: PeerAddr, why: Refusal) {
+    /// refusal once, best effort, and closes the socket gracefully (FIN,
+    /// then a linger: see [`linger_refused`](EventLoop::linger_refused)),
+    /// so the peer sees why and an end of file rather than a connect that
+    /// hangs in the backlog.
+    fn refuse(&mut self, mut stream: Stream, slot: usize, peer: PeerAddr, why: Refusal) {
         self.cx.stats.rejected += 1;
         if why == Refusal::MaxConnections && !self.cx.listeners.rejecting_at_limit {
             self.cx.listeners.rejecting_at_limit = true;
@@ -150,6 +155,28 @@ impl<H: Handler> EventLoop<H> {
             if let Ok(n) = stream.write(message, &[]) {
                 self.cx.stats.bytes_out += n as u64;
             }
+        }
+        self.linger_refused(stream, slot, peer);
+    }
+
+    /// Lingers on a refused socket as a graceful close does: a peer that
+    /// sent something before the refusal would otherwise be reset (a
+    /// socket closed with input unread sends RST) and lose the message.
+    /// The socket never reaches `on_open` and holds no slot under the
+    /// limits; at most `max_connections` sockets linger at once, past
+    /// which a refused one closes at once.
+    fn linger_refused(&mut self, stream: Stream, slot: usize, peer: PeerAddr) {
+        if self.cx.conns.lingering_len() >= self.cx.config.max_connections {
+            return;
+        }
+        match self.cx.insert_conn(stream, Phase::Open, Origin::Inbound { listener: slot }, peer) {
+            Ok(id) => {
+                self.begin_linger(id);
+                // What the peer sent before the accept raised no edge we saw.
+                self.cx.conns[id].flags.insert(Flags::READABLE);
+                self.linger_read(id);
+            }
+            Err(e) => debug!("registering a refused socket to linger on: {e}"),
         }
     }
 

@@ -13,6 +13,17 @@ use crate::ctx::RunState;
 use crate::{CloseReason, ConnId, Ctx, EventLoop, Handler};
 
 impl Ctx {
+    /// A connection no longer counts against the connection limits: the
+    /// application closed it (its socket may linger on), or it never
+    /// opened.
+    pub(crate) fn released(&mut self, inbound: bool, ip: Option<std::net::IpAddr>) {
+        self.listeners.rejecting_at_limit = false;
+        self.room_again();
+        if let (Some(_), true, Some(ip)) = (self.config.max_connections_per_ip, inbound, ip) {
+            self.listeners.release_ip(ip);
+        }
+    }
+
     /// Marks `id` (known live) to close, keeping the first reason given,
     /// except that closing now overrides closing after a flush.
     pub(crate) fn close_with(&mut self, id: ConnId, how: Closing) {
@@ -54,11 +65,12 @@ impl<H: Handler> EventLoop<H> {
             self.fail_connect(id, io::Error::new(kind, format!("closed before the connect completed ({reason})")));
             return;
         }
-        // While the loop stops, linger only where the peer shows input not
-        // read yet (nginx's `lingering_close on` rule), so that idle peers
-        // do not hold the exit for the linger time; an application's close
-        // always lingers.
-        let peer_may_send = !draining || conn.flags.any(Flags::READABLE) || !conn.input.is_empty();
+        // The loop's own shutdown closes linger only where the peer shows
+        // input not read yet (nginx's `lingering_close on` rule), so that
+        // idle peers do not hold the exit for the linger time; any other
+        // close, an application's in `on_stop` included, always lingers.
+        let shutdown_close = draining && reason == CloseReason::Shutdown;
+        let peer_may_send = !shutdown_close || conn.flags.any(Flags::READABLE) || !conn.input.is_empty();
         let linger = graceful
             && may_linger
             && peer_may_send
@@ -72,6 +84,11 @@ impl<H: Handler> EventLoop<H> {
         }
         self.cx.stats.count_close(reason);
         if linger {
+            // Closed for the application: it no longer counts against the
+            // connection limits, however long its socket lingers.
+            let conn = &self.cx.conns[id];
+            let (inbound, ip) = (conn.flags.any(Flags::INBOUND), conn.peer.ip());
+            self.cx.released(inbound, ip);
             self.begin_linger(id);
         } else {
             let conn = self.remove_conn(id);
@@ -92,11 +109,8 @@ impl<H: Handler> EventLoop<H> {
     pub(crate) fn remove_conn(&mut self, id: ConnId) -> Conn {
         let mut conn = self.cx.conns.remove(id);
         self.cx.timers.cancel_all_of(&mut conn);
-        self.cx.listeners.rejecting_at_limit = false;
-        if let (Some(_), true, Some(ip)) =
-            (self.cx.config.max_connections_per_ip, conn.flags.any(Flags::INBOUND), conn.peer.ip())
-        {
-            self.cx.listeners.release_ip(ip);
+        if conn.phase() != Phase::Lingering {
+            self.cx.released(conn.flags.any(Flags::INBOUND), conn.peer.ip());
         }
         conn
     }

@@ -42,7 +42,18 @@ impl<H: Handler> EventLoop<H> {
         let quiet_until = deadline_after(if paused { now } else { conn.last_progress() }, idle);
         if now >= quiet_until {
             debug!("connection {id} with {}: no progress either way for {idle:?}", conn.peer);
-            self.cx.close_with(id, Closing::Now(CloseReason::IdleTimeout));
+            // Output the kernel has taken is progress the loop cannot see
+            // (its send queue, SIOCOUTQ, takes an ioctl no safe API
+            // offers): the peer may still be reading it. So with nothing
+            // waiting in the loop the close is graceful, its FIN after the
+            // kernel's last byte, and loses none of it; output waiting in
+            // the loop means a peer that stopped reading: reset.
+            let how = if conn.output.is_empty() {
+                Closing::AfterFlush(CloseReason::IdleTimeout)
+            } else {
+                Closing::Now(CloseReason::IdleTimeout)
+            };
+            self.cx.close_with(id, how);
         } else {
             let timer = self.cx.timers.insert(quiet_until, TimerKind::Idle(id));
             self.cx.conns[id].deadline_timer = Some(timer);

@@ -40,6 +40,9 @@ impl<H: Handler> EventLoop<H> {
             }
             Phase::Lingering => {
                 conn.flags.insert(Flags::READABLE);
+                if event.is_writable() {
+                    self.linger_writable(id);
+                }
                 self.linger_read(id);
                 return;
             }

@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use log::info;
@@ -151,6 +153,51 @@ impl Ctx {
         info!("listening on {local}");
         Ok(())
     }
+
+    /// Registers this loop's descriptor of a listening socket that several
+    /// loops of a group poll, with the count of those loops that are full.
+    pub(crate) fn add_shared_listener(&mut self, socket: Listener, room: Arc<SharedRoom>) -> io::Result<()> {
+        self.add_listener(socket)?;
+        *self.listeners.shared.last_mut().expect("a listener was just added") = Some(room);
+        Ok(())
+    }
+
+    /// A slot freed up: a shared listener left to siblings while this
+    /// loop was full is tried again, since no new edge will announce what
+    /// waits in its backlog.
+    pub(crate) fn room_again(&mut self) {
+        let listeners = &mut self.listeners;
+        if listeners.counted_full && listeners.sockets.iter().any(Option::is_some) {
+            listeners.counted_full = false;
+            for room in listeners.shared.iter().flatten() {
+                room.full.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        if std::mem::take(&mut listeners.left_to_siblings) {
+            for slot in 0..listeners.sockets.len() {
+                if !listeners.on_ready_list[slot] {
+                    listeners.on_ready_list[slot] = true;
+                    self.ready.push_back(crate::ctx::Ready::Listener(slot));
+                }
+            }
+        }
+    }
+}
+
+/// The loops of a group that poll one listening socket: how many there
+/// are, and how many are full (at `max_connections`, or stopping). A full
+/// loop leaves the socket's backlog to a sibling with room; only when every
+/// loop is full does one accept, to refuse.
+#[derive(Debug)]
+pub(crate) struct SharedRoom {
+    loops: usize,
+    full: AtomicUsize,
+}
+
+impl SharedRoom {
+    pub(crate) fn new(loops: usize) -> SharedRoom {
+        SharedRoom { loops, full: AtomicUsize::new(0) }
+    }
 }
 
 /// The loop's listeners, indexed by the order they were added.
@@ -174,6 +221,13 @@ pub(crate) struct Listeners {
     /// Inbound connections open per peer address, kept only while
     /// `Config::max_connections_per_ip` is set.
     pub(crate) per_ip: HashMap<IpAddr, usize>,
+    /// Per listener: the loops sharing it, if it is shared.
+    shared: Vec<Option<Arc<SharedRoom>>>,
+    /// This loop counts itself full in every shared listener's room.
+    counted_full: bool,
+    /// A shared listener's connections were left to siblings while this
+    /// loop was full: accept again once a slot frees.
+    left_to_siblings: bool,
 }
 
 /// An episode of running out of file descriptors.
@@ -189,7 +243,31 @@ impl Listeners {
         self.sockets.push(Some(socket));
         self.on_ready_list.push(false);
         self.accepted_in_turn.push((0, 0));
+        self.shared.push(None);
         self.sockets.len() - 1
+    }
+
+    /// This loop is full: whether listener `slot`'s connections should be
+    /// left to a sibling loop with room (only a shared listener's can be,
+    /// and only while some loop sharing it is not full; the last loop to
+    /// fill accepts, to refuse).
+    pub(crate) fn leave_to_siblings(&mut self, slot: usize) -> bool {
+        self.count_full();
+        let Some(room) = &self.shared[slot] else { return false };
+        let leave = room.full.load(Ordering::SeqCst) < room.loops;
+        self.left_to_siblings |= leave;
+        leave
+    }
+
+    /// Counts this loop full in every shared listener's room, once (until
+    /// a slot frees: `Ctx::room_again`).
+    pub(crate) fn count_full(&mut self) {
+        if !self.counted_full {
+            self.counted_full = true;
+            for room in self.shared.iter().flatten() {
+                room.full.fetch_add(1, Ordering::SeqCst);
+            }
+        }
     }
 
     /// How many more connections listener `slot` may accept in `turn`.

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use log::info;
 use mio::{Events, Waker};
 
-pub(crate) use self::listen::Listeners;
+pub(crate) use self::listen::{Listeners, SharedRoom};
 pub(crate) use self::offer::Offer;
 pub(crate) use self::panic_guard::panic_message;
 pub(crate) use self::timers::{deadline_after, TimerKind, Timers};
@@ -38,7 +38,7 @@ pub(crate) use self::token::MAX_CONN_INDEX;
 use self::token::{decode_token, Source, WAKER_TOKEN};
 use crate::ctx::{Ready, RunState};
 use crate::loop_handle::Inbox;
-use crate::{CloseReason, Config, ConnId, Ctx, Handler, LoopHandle, Stats};
+use crate::{Config, ConnId, Ctx, Handler, LoopHandle, Stats};
 
 /// A single-threaded event loop serving a [`Handler`].
 ///
@@ -197,14 +197,15 @@ impl<H: Handler> EventLoop<H> {
     /// Serves events until the loop is stopped, then shuts down gracefully:
     /// listeners close, queued output gets up to
     /// [`Config::shutdown_timeout`] to flush, and every connection closes
-    /// with [`CloseReason::Shutdown`] (each gets `on_close`) before `run`
+    /// with [`CloseReason::Shutdown`](crate::CloseReason::Shutdown) (each gets `on_close`) before `run`
     /// returns.
     ///
     /// # Errors
     ///
     /// Only if `epoll_wait` itself fails, which loses service: every
     /// connection is then closed with that error as its reason before `run`
-    /// returns it. `Interrupted` (a signal during the wait) is the one error
+    /// returns it, the loop counting as stopping meanwhile (a `connect`
+    /// from those `on_close` calls fails), so none outlives the error. `Interrupted` (a signal during the wait) is the one error
     /// retried, here and nowhere else; sockets are nonblocking and are never
     /// interrupted.
     pub fn run(&mut self) -> io::Result<()> {
@@ -213,8 +214,7 @@ impl<H: Handler> EventLoop<H> {
         info!("event loop running");
         let result = loop {
             if let Err(e) = self.turn() {
-                log::error!("poll failed, closing every connection: {e}");
-                self.close_all(CloseReason::Error(e.kind()));
+                self.lose_service(&e);
                 break Err(e);
             }
             if self.cx.run_state == RunState::Draining && self.cx.conns.is_empty() {

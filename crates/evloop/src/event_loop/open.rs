@@ -44,7 +44,7 @@ impl Ctx {
     ///
     /// `ResourceBusy` at the limit.
     pub(crate) fn check_capacity(&self) -> io::Result<()> {
-        if self.conns.len() >= self.config.max_connections {
+        if self.conns.open_len() >= self.config.max_connections {
             return Err(io::Error::new(io::ErrorKind::ResourceBusy, "max_connections reached"));
         }
         Ok(())

@@ -21,7 +21,10 @@ impl<H: Handler> EventLoop<H> {
             return;
         }
         self.cx.run_state = RunState::Draining;
+        self.inbox.set_stopping(true);
         info!("stopping: closing listeners, flushing {} connections", self.cx.conns.len());
+        // Full for good: a sibling sharing a listener leaves nothing to it.
+        self.cx.listeners.count_full();
         for socket in self.cx.listeners.sockets.iter_mut() {
             *socket = None;
         }
@@ -46,6 +49,16 @@ impl<H: Handler> EventLoop<H> {
         } else {
             self.cx.close_with(id, Closing::AfterFlush(CloseReason::Shutdown));
         }
+    }
+
+    /// `epoll_wait` failed: the loop cannot serve anyone. It counts as
+    /// stopping from here (a callback's `connect` fails, nothing is
+    /// accepted), so the `on_close` each connection gets cannot open one
+    /// that would outlive `run`'s error.
+    pub(super) fn lose_service(&mut self, error: &io::Error) {
+        log::error!("poll failed, closing every connection: {error}");
+        self.cx.run_state = RunState::Draining;
+        self.close_all(CloseReason::Error(error.kind()));
     }
 
     /// Closes every connection now, with `reason` for those not already
@@ -74,5 +87,50 @@ impl<H: Handler> EventLoop<H> {
             self.cx.close_with(id, how);
         }
         self.after_dispatch();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+    use std::net::{SocketAddr, TcpListener};
+
+    use crate::{Config, ConnId, Ctx, EventLoop, Handler, Origin};
+
+    /// Connects again from `on_connect_failed` and keeps what that gave.
+    struct Reconnect {
+        addr: SocketAddr,
+        again: Option<io::Result<ConnId>>,
+    }
+
+    impl Handler for Reconnect {
+        type Conn = ();
+        type Message = ();
+
+        fn on_open(&mut self, _: &mut Ctx, _: ConnId, _: Origin) {}
+
+        fn on_data(&mut self, _: &mut Ctx, _: ConnId, _: &mut (), data: &[u8]) -> usize {
+            data.len()
+        }
+
+        fn on_connect_failed(&mut self, cx: &mut Ctx, _: ConnId, _: io::Error) {
+            self.again = Some(cx.connect(self.addr));
+        }
+    }
+
+    #[test]
+    fn after_a_failed_poll_no_connection_outlives_the_loop() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut el = EventLoop::new(Config::default(), Reconnect { addr, again: None }).unwrap();
+        el.connect(addr).expect("a connect to start");
+        el.lose_service(&io::Error::other("epoll_wait failed"));
+        let again = el.handler.again.take().expect("the pending connect failed");
+        assert_eq!(
+            again.map_err(|e| e.kind()).err(),
+            Some(io::ErrorKind::ConnectionAborted),
+            "a connect from a callback while the loop closes everything after a failed poll"
+        );
+        assert!(el.cx.conns.is_empty(), "a connection outlives the failed loop");
     }
 }

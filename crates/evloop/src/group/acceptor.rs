@@ -115,8 +115,9 @@ impl Acceptor {
 
 /// Hands `stream` to the loop with the fewest connections (open, plus
 /// handed over and not yet taken, so a loop too busy to take them stops
-/// getting more); a loop whose queue is full is passed over. If every
-/// queue is full the connection is dropped, as a full backlog would.
+/// getting more; a loop that is stopping counts as full, since it would
+/// drop it); a loop whose queue is full is passed over. If every queue is
+/// full the connection is dropped, as a full backlog would.
 fn hand_over<M: Send>(stream: Stream, peer: PeerAddr, listener: usize, loops: &[LoopHandle<M>]) {
     let mut adoption = Box::new(Adoption { stream, peer, listener });
     let least_loaded = (0..loops.len()).min_by_key(|&i| loops[i].load()).unwrap_or(0);

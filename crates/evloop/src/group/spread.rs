@@ -4,10 +4,12 @@
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use log::info;
 
 use super::acceptor::Acceptor;
+use crate::event_loop::SharedRoom;
 use crate::loop_handle::Inbox;
 use crate::transport::{tcp, Listener};
 use crate::Ctx;
@@ -57,17 +59,21 @@ pub enum Spread {
     ReusePort,
     /// One listening socket that every loop polls and accepts from. Load
     /// follows capacity: a loop busy in a callback does not accept, so the
-    /// free ones take the new connections. The cost is the thundering
+    /// free ones take the new connections; so does a loop at
+    /// [`Config::max_connections`](crate::Config::max_connections), which
+    /// leaves the backlog to a sibling with room (and accepts again once a
+    /// slot frees): a connection is refused only when every loop is full. The cost is the thundering
     /// herd: every new connection wakes every idle loop, and all but one
     /// find nothing to accept (mio offers no `EPOLLEXCLUSIVE`).
     SharedListener,
     /// One extra thread accepts every connection and hands it to the loop
     /// with the fewest (open, plus handed over and not yet taken) through
-    /// that loop's queue: exactly even by count. It balances connections,
-    /// not CPU: a busy loop's untaken connections count against it, but
-    /// while the others' connections stay open it is still handed its
-    /// share. The price is a thread, a hand-off per connection, and one
-    /// thread's accept rate for all.
+    /// that loop's queue: exactly even by count. A loop that is stopping
+    /// (draining after [`Ctx::stop`](crate::Ctx::stop)) gets none. It
+    /// balances connections, not CPU: a busy loop's untaken connections
+    /// count against it, but while the others' connections stay open it
+    /// is still handed its share. The price is a thread, a hand-off per
+    /// connection, and one thread's accept rate for all.
     Acceptor,
 }
 
@@ -122,8 +128,9 @@ impl Spread {
         if let Some(acceptor) = acceptor {
             return acceptor.add(listener);
         }
+        let room = Arc::new(SharedRoom::new(loops.len()));
         for (cx, _) in loops.iter_mut() {
-            cx.add_listener(listener.try_clone()?)?;
+            cx.add_shared_listener(listener.try_clone()?, Arc::clone(&room))?;
         }
         Ok(())
     }

@@ -73,6 +73,18 @@ impl Stream {
         }
     }
 
+    /// Makes the socket report writable only once the kernel has sent
+    /// every byte written to it: on TCP, `TCP_NOTSENT_LOWAT` 1 (the next
+    /// writable edge then says so). Returns whether it did; a Unix-domain
+    /// socket queues what is written straight at its peer, so it has
+    /// nothing unsent to wait for: `false`.
+    pub(crate) fn writable_once_sent(&self) -> io::Result<bool> {
+        match self {
+            Stream::Tcp(stream) => tcp::writable_once_sent(stream).map(|()| true),
+            Stream::Unix(_) => Ok(false),
+        }
+    }
+
     /// Like `getsockopt(SO_ERROR)`: the socket's pending error, cleared.
     pub(crate) fn take_error(&self) -> io::Result<Option<io::Error>> {
         match self {

@@ -42,6 +42,12 @@ pub(crate) fn reset_on_close(stream: &TcpStream) -> io::Result<()> {
     SockRef::from(stream).set_linger(Some(Duration::ZERO))
 }
 
+/// `TCP_NOTSENT_LOWAT` 1: the socket reports writable only once the
+/// kernel has sent every byte written to it (none waits unsent).
+pub(crate) fn writable_once_sent(stream: &TcpStream) -> io::Result<()> {
+    SockRef::from(stream).set_tcp_notsent_lowat(1)
+}
+
 /// `dup(2)` of a listening socket.
 pub(crate) fn try_clone(listener: &TcpListener) -> io::Result<TcpListener> {
     let socket = SockRef::from(listener).try_clone()?;
