@@ -72,16 +72,18 @@ pub struct Settings {
     pub max_head_bytes: usize,
     /// The longest request target (one of those buffers, 8 KiB); past it, 414.
     pub max_uri_bytes: usize,
-    /// A request head must arrive whole within this of its first byte, or of
-    /// the connection's opening for its first request
-    /// (`client_header_timeout`, 60 s): a slowloris client is closed.
+    /// A request head must arrive whole within this of its first byte
+    /// (`client_header_timeout`, 60 s): a slowloris client is closed. A
+    /// connection that sends nothing at all is the keep-alive timeout's.
     pub header_timeout: Duration,
     /// A request body that sends nothing for this long is cut
     /// (`client_body_timeout`, 60 s).
     pub body_timeout: Duration,
-    /// A keep-alive connection idle between requests this long is closed
-    /// (`keepalive_timeout`, 75 s). Zero answers every request with
-    /// `Connection: close`, as nginx's `keepalive_timeout 0` does.
+    /// A connection idle this long, between requests or before its first,
+    /// is closed (`keepalive_timeout`, 75 s): the loop's idle timeout, so an
+    /// idle connection costs no timer of the handler's. Zero answers every
+    /// request with `Connection: close`, as nginx's `keepalive_timeout 0`
+    /// does.
     pub keepalive_timeout: Duration,
     /// A response the client stops reading for this long is cut
     /// (`send_timeout`, 60 s): the loop's write timeout.
@@ -107,14 +109,16 @@ impl Default for Settings {
 }
 
 impl Settings {
-    /// The loop's [`Config`] for these settings: the send timeout is the
-    /// loop's write timeout; the loop's own idle timeout is off, since the
-    /// handler keeps nginx's three (header, body, keep-alive) itself.
+    /// The loop's [`Config`] for these settings: the keep-alive timeout is
+    /// the loop's idle timeout (no byte either way for that long; time
+    /// with reading paused, as during a download, does not count), the
+    /// send timeout its write timeout. The header and body timeouts are the
+    /// handler's: bytes that trickle in keep a connection from being idle.
     pub fn loop_config(&self) -> Config {
         let defaults = Config::default();
         Config {
             max_connections: self.max_connections,
-            idle_timeout: None,
+            idle_timeout: (!self.keepalive_timeout.is_zero()).then_some(self.keepalive_timeout),
             write_timeout: (!self.send_timeout.is_zero()).then_some(self.send_timeout),
             // Room for a whole head past the limit in one offer, so the
             // handler answers 431 before the loop's input limit closes it.
@@ -154,13 +158,14 @@ pub struct Conn {
     phase: Phase,
     /// Whether to keep the connection after the request in progress.
     persist: Persist,
-    /// When the phase's wait began: the connection went idle, the head
-    /// began, the body last moved.
+    /// When the phase's wait began: the head began, the body last moved.
     since: Instant,
     /// Requests answered.
-    served: u64,
-    /// The timeout timer and when it fires: one per connection, re-armed
-    /// lazily from `since` when it fires early.
+    served: u32,
+    /// The header or body timeout's timer and when it fires, armed when a
+    /// head or a body starts arriving, re-armed lazily from `since` when it
+    /// fires early. An idle connection has none (the loop's idle timeout
+    /// judges it), so it costs no timer.
     timer: Option<(TimerId, Instant)>,
     /// The connection is closing: nothing more is read or answered.
     done: bool,
@@ -538,7 +543,7 @@ impl Http {
     /// The response to the request in progress is all queued: close if it
     /// said so, else wait for the next request.
     fn finish_request(&mut self, cx: &mut Ctx, id: ConnId, conn: &mut Conn) {
-        conn.served += 1;
+        conn.served = conn.served.saturating_add(1);
         if matches!(std::mem::replace(&mut conn.phase, Phase::Idle), Phase::Sending { .. }) {
             // A download ends in `on_drain`, outside `on_data`: resuming is
             // what offers the loop's buffered input (the next pipelined
@@ -558,12 +563,11 @@ impl Http {
     fn deadline(&self, conn: &Conn) -> Option<Instant> {
         let settings = &self.settings;
         let timeout = match conn.phase {
-            Phase::Idle if conn.served == 0 => settings.header_timeout,
-            Phase::Idle => settings.keepalive_timeout,
             Phase::Head => settings.header_timeout,
             Phase::Body { .. } => settings.body_timeout,
-            // The loop's write timeout judges a download.
-            Phase::Sending { .. } => return None,
+            // The loop's idle timeout judges an idle connection, its write
+            // timeout a download.
+            Phase::Idle | Phase::Sending { .. } => return None,
         };
         Some(conn.since + timeout)
     }
@@ -587,16 +591,13 @@ impl Handler for Http {
     type Conn = Conn;
     type Message = ();
 
-    fn on_open(&mut self, cx: &mut Ctx, id: ConnId, _origin: Origin) -> Conn {
-        let now = cx.now();
-        let deadline = now + self.settings.header_timeout;
-        let timer = cx.set_conn_timer(id, self.settings.header_timeout, 0).map(|timer| (timer, deadline));
+    fn on_open(&mut self, cx: &mut Ctx, _id: ConnId, _origin: Origin) -> Conn {
         Conn {
             phase: Phase::Idle,
             persist: Persist::KeepAlive,
-            since: now,
+            since: cx.now(),
             served: 0,
-            timer,
+            timer: None,
             done: false,
             peer_eof: false,
         }
@@ -631,21 +632,14 @@ impl Handler for Http {
         }
         match self.deadline(conn) {
             Some(deadline) if deadline <= cx.now() => {
-                let wait = match conn.phase {
-                    Phase::Idle if conn.served > 0 => "keep-alive",
-                    Phase::Body { .. } => "body",
-                    _ => "header",
-                };
+                let wait = if matches!(conn.phase, Phase::Body { .. }) { "body" } else { "header" };
                 debug!("connection {id}: {wait} timeout");
                 cx.close(id);
                 conn.done = true;
             }
             Some(_) => self.arm_timer(cx, id, conn),
-            // Sending: look again later, when the download may be done.
-            None => {
-                let later = cx.now() + self.settings.body_timeout;
-                conn.timer = cx.set_conn_timer(id, self.settings.body_timeout, 0).map(|timer| (timer, later));
-            }
+            // Idle or sending: the loop's timeouts judge it now.
+            None => {}
         }
     }
 

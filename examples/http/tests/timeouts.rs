@@ -59,6 +59,14 @@ fn idle_keep_alive_connection_is_closed_after_the_keepalive_timeout() {
 }
 
 #[test]
+fn connection_that_never_sends_a_byte_is_closed_after_the_keepalive_timeout() {
+    let server = start_with(quick(Settings::default()));
+    let mut raw = Raw::connect(server.addr);
+    let started = Instant::now();
+    closed_within(&mut raw, started, Duration::from_millis(300));
+}
+
+#[test]
 fn body_that_stalls_is_cut_after_the_body_timeout() {
     let server = start_with(quick(Settings::default()));
     let mut raw = Raw::connect(server.addr);
