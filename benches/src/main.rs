@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run --release -p bench              # the full run (about 12 minutes on 2 CPUs)
 //! cargo run --release -p bench -- --quick   # CI's smoke run (under a minute once built; judges no goal)
+//! cargo run --release -p bench -- --http    # evloop's http against nginx and hyper under wrk
 //! cargo run --release -p bench -- --soak 600  # 10 minutes of mixed and hostile load (manual)
 //! cargo run --release -p bench -- --help
 //! ```
@@ -32,6 +33,7 @@ mod c_floor;
 mod charts;
 mod export;
 mod goals;
+mod http;
 mod kv;
 mod loadgen;
 mod pattern;
@@ -113,6 +115,9 @@ struct Args {
     /// Run the key-value scenario instead: evloop's kv, redis-server and mini-redis under redis-benchmark.
     #[arg(long)]
     kv: bool,
+    /// Run the HTTP scenario instead: evloop's http, nginx and hyper under wrk (plain and 16 deep pipelined).
+    #[arg(long)]
+    http: bool,
     /// Run the soak instead, for this many seconds: echo and line under mixed
     /// load and hostile peers, then crash, leak, spin and byte checks (manual; not in CI).
     #[arg(long, value_name = "SECONDS")]
@@ -170,6 +175,9 @@ fn run(args: &Args) -> io::Result<bool> {
     }
     if args.kv {
         return kv::run(args.quick, args.runs, &args.out, !args.no_pin);
+    }
+    if args.http {
+        return http::run(args.quick, args.runs, &args.out, !args.no_pin);
     }
     if args.size == 0 {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "--size must be positive"));
