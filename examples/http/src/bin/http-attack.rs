@@ -2,8 +2,8 @@
 //! time their requests: what each attacker gets, and what the others see.
 //!
 //! ```text
-//! cargo run --release -p http --bin attack                 # every case, 5 s each
-//! cargo run --release -p http --bin attack -- --seconds 10 # longer cases
+//! cargo run --release -p http --bin http-attack                 # every case, 5 s each
+//! cargo run --release -p http --bin http-attack -- --seconds 10 # longer cases
 //! ```
 //!
 //! The server runs in this process on its own loop thread, on 127.0.0.1:0,

@@ -4,9 +4,9 @@
 //! trips through the server.
 //!
 //! ```text
-//! cargo run --release -p chat --bin attack                            # every attack, room of 500
-//! cargo run --release -p chat --bin attack -- --attack nick-flood     # one of them
-//! cargo run --release -p chat --bin attack -- --flood-lines-per-sec 0 # any `chat` option, as `chat` takes it
+//! cargo run --release -p chat --bin chat-attack                            # every attack, room of 500
+//! cargo run --release -p chat --bin chat-attack -- --attack nick-flood     # one of them
+//! cargo run --release -p chat --bin chat-attack -- --flood-lines-per-sec 0 # any `chat` option, as `chat` takes it
 //! ```
 //!
 //! - `nick-flood`: one client writes `--renames` `/nick` lines in one write.
