@@ -83,3 +83,57 @@ fn a_handler_that_consumes_nothing_is_not_called_again_until_more_bytes_arrive()
     client.read_exact(&mut reply).unwrap();
     assert_eq!(reply, b"no newline yet\n", "more bytes offer it again, whole");
 }
+
+/// Serves `get N` lines with N bytes, produced as `is_writable` allows and
+/// continued from `on_drain`; a request arriving during a download waits
+/// unconsumed until the download is done, as an HTTP/1.1 server's
+/// pipelined request behind a large reply does.
+struct Downloads;
+
+impl Handler for Downloads {
+    /// Bytes of the current download still to send.
+    type Conn = usize;
+    type Message = ();
+
+    fn on_open(&mut self, _: &mut Ctx, _: ConnId, _: Origin) -> usize {
+        0
+    }
+
+    fn on_data(&mut self, cx: &mut Ctx, id: ConnId, left: &mut usize, data: &[u8]) -> usize {
+        if *left > 0 {
+            return 0; // busy: the request waits for the download to finish
+        }
+        let Some(end) = data.iter().position(|&b| b == b'\n') else { return 0 };
+        let size = std::str::from_utf8(&data[..end]).ok().and_then(|line| line.strip_prefix("get "));
+        *left = size.and_then(|n| n.parse().ok()).expect("a `get N` request");
+        produce(cx, id, left);
+        end + 1
+    }
+
+    fn on_drain(&mut self, cx: &mut Ctx, id: ConnId, left: &mut usize) {
+        produce(cx, id, left);
+    }
+}
+
+fn produce(cx: &mut Ctx, id: ConnId, left: &mut usize) {
+    while *left > 0 && cx.is_writable(id) {
+        let chunk = (*left).min(16 * 1024);
+        cx.send(id, &vec![b'd'; chunk]);
+        *left -= chunk;
+    }
+}
+
+#[test]
+fn input_waiting_behind_a_download_is_offered_again_once_on_drain_finishes_it() {
+    for round in 0..5 {
+        let server = Server::start(test_config(), Downloads);
+        let mut client = connect(server.addr);
+        client.write_all(b"get 4000000\nget 10\n").unwrap();
+        let mut reply = vec![0; 4_000_010];
+        client.read_exact(&mut reply).unwrap_or_else(|e| {
+            panic!("round {round}: the request pipelined behind the download was never served: {e}")
+        });
+        assert!(reply.iter().all(|&b| b == b'd'), "round {round}: every byte of both replies");
+        server.stop();
+    }
+}

@@ -122,7 +122,9 @@ pub trait Handler {
     ///   more may be;
     /// - when reading resumes: [`Ctx::resume_read`], or queued output
     ///   falling below [`Config::low_watermark`](crate::Config::low_watermark)
-    ///   after passing the high one;
+    ///   after passing the high one, and once more after
+    ///   [`on_drain`](Handler::on_drain) returns (it may have finished what
+    ///   kept the handler from taking the input);
     /// - never while reading is paused, by the application or by output
     ///   above the high watermark;
     /// - never after a call that consumed nothing, until more bytes arrive

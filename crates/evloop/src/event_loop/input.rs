@@ -247,6 +247,14 @@ impl<H: Handler> EventLoop<H> {
         let state = state_of(states, id);
         if guard(cx.config.panic_policy, "on_drain", || handler.on_drain(cx, id, state)).is_none() {
             self.cx.close_with(id, Closing::Now(CloseReason::Panic));
+            return;
+        }
+        // Input may have been offered again as reading resumed, before
+        // `on_drain` ran, and found the handler still busy with the reply
+        // `on_drain` has now moved on: offer it once more, after it.
+        if let Some(conn) = self.cx.live_conn(id) {
+            conn.flags.remove(Flags::INPUT_STALLED);
+            self.cx.schedule_read(id);
         }
     }
 }
