@@ -58,8 +58,9 @@ pub struct Config {
     /// [`Refusal::MaxConnectionsPerIp`](crate::Refusal::MaxConnectionsPerIp)),
     /// so one host cannot take every slot. Counted as `max_connections`
     /// is: a connection the application has closed no longer counts, even
-    /// while its socket lingers. `None` (the default) means no limit:
-    /// behind a proxy or NAT every client shares one address.
+    /// while its socket lingers. Unix-domain peers have no address and are
+    /// not counted. `None` (the default) means no limit: behind a proxy or
+    /// NAT every client shares one address.
     pub max_connections_per_ip: Option<usize>,
     /// Set `TCP_NODELAY` on every connection (a request/response workload
     /// stalls on Nagle's algorithm otherwise). Default `true`.
