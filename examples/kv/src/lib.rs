@@ -50,6 +50,13 @@ use pubsub::PubSub;
 use reply::Out;
 pub use store::Store;
 
+/// Argument slots kept between requests; a larger vector, left by one
+/// request of very many arguments, is given back.
+const KEPT_ARGS: usize = 1024;
+
+/// Reply buffer kept between requests; a larger one is given back.
+const KEPT_REPLY_BYTES: usize = 64 * 1024;
+
 /// The timer key of the periodic cron (expiry, rates).
 const CRON_TIMER: u64 = 0;
 
@@ -248,13 +255,11 @@ impl Handler for Kv {
         // Between requests, not only per read: a pipeline whose replies
         // pass the high watermark waits for them to drain, unconsumed.
         while cx.is_writable(id) {
-            let Some(request) = requests.next() else { break };
+            let Some(request) = requests.next_args(&mut argv) else { break };
             let out = Out::new(cx, id, &mut self.reply);
             match request {
-                Ok(request) => {
-                    argv.extend(request.args());
+                Ok(()) => {
                     commands::execute(&mut self.server, Call { out, session: &mut *session, args: &argv, now });
-                    argv.clear();
                 }
                 Err(error) => {
                     // As Redis: the error, then close once it is written.
@@ -271,7 +276,14 @@ impl Handler for Kv {
             }
         }
         let consumed = consumed.unwrap_or_else(|| requests.consumed());
+        if argv.capacity() > KEPT_ARGS {
+            // A request of very many arguments: give the room back.
+            argv = Vec::new();
+        }
         self.argv = recycle(argv);
+        if self.reply.capacity() > KEPT_REPLY_BYTES {
+            self.reply = Vec::new();
+        }
         // A request too large for the default input limit raises this
         // connection's, up to the query buffer limit, and only for as long
         // as it is in progress.
