@@ -19,6 +19,10 @@ use clap::Parser;
 use evloop::EventLoop;
 use kv::{Kv, Settings};
 
+/// Counts the bytes held, for `INFO`'s `used_memory`.
+#[global_allocator]
+static ALLOCATOR: kv::alloc::Counting = kv::alloc::Counting;
+
 /// Redis-protocol key-value server on a single-threaded evloop event loop.
 #[derive(Debug, Parser)]
 #[command(version, about)]

@@ -36,6 +36,12 @@ impl<'c> Out<'c> {
         Out { cx, id, buf }
     }
 
+    /// The same destination for a shorter while: what `EXEC` hands each
+    /// queued command.
+    pub fn reborrow(&mut self) -> Out<'_> {
+        Out { cx: self.cx, id: self.id, buf: self.buf }
+    }
+
     /// Sends what the buffer holds.
     pub fn flush(&mut self) {
         if !self.buf.is_empty() {
