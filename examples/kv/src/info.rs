@@ -153,7 +153,7 @@ fn persistence_section(text: &mut String, server: &Server) -> std::fmt::Result {
         "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:{}\r\n\
          rdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\n\
          aof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_last_bgrewrite_status:ok\r\n",
-        server.commands_processed,
+        server.writes,
         server.started_unix_secs(),
     )
 }

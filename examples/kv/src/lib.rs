@@ -154,6 +154,9 @@ pub struct Server {
     pub settings: Settings,
     /// Commands run since start.
     pub commands_processed: u64,
+    /// Write commands run since start: what `INFO` reports as changes
+    /// not saved, kv saving nothing.
+    pub writes: u64,
     /// Per-second rates sampled by the cron, for `INFO`.
     pub rates: Rates,
     /// When the server started, on the loop's clock and the wall clock.
@@ -245,6 +248,7 @@ impl Kv {
                 pubsub: PubSub::default(),
                 settings,
                 commands_processed: 0,
+                writes: 0,
                 rates: Rates::default(),
                 started: (Instant::now(), unix_ms),
                 next_client_id: 1,
@@ -259,6 +263,12 @@ impl Kv {
     /// The state commands act on.
     pub fn server(&self) -> &Server {
         &self.server
+    }
+
+    /// Bytes the reusable buffers (argument slots, the reply) hold between
+    /// requests: bounded, however large one request or reply was.
+    pub fn scratch_bytes(&self) -> usize {
+        self.argv.capacity() * std::mem::size_of::<Cow<'static, [u8]>>() + self.reply.capacity()
     }
 }
 

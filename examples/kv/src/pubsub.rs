@@ -32,6 +32,11 @@ impl PubSub {
         self.channels.len()
     }
 
+    /// Channels the registry has room for: shrinks back once most are gone.
+    pub fn channel_capacity(&self) -> usize {
+        self.channels.capacity()
+    }
+
     /// Patterns with at least one subscriber.
     pub fn pattern_count(&self) -> usize {
         self.patterns.len()

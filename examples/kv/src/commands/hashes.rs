@@ -55,7 +55,7 @@ pub fn hmset(server: &mut Server, call: &mut Call<'_>) {
 }
 
 fn set_pairs(server: &mut Server, call: &mut Call<'_>, name: &str) -> Option<usize> {
-    if call.args.len().is_multiple_of(2) {
+    if !call.args.len().is_multiple_of(2) {
         call.wrong_arity(name);
         return None;
     }

@@ -309,6 +309,9 @@ pub fn execute(server: &mut Server, mut call: Call<'_>) {
 /// Runs a command whose checks have passed (at once or from `EXEC`).
 fn run(server: &mut Server, call: &mut Call<'_>, spec: &'static Spec) {
     call.session.last_command = spec.name;
+    if spec.flags.first() == Some(&"write") {
+        server.writes += 1;
+    }
     (spec.run)(server, call);
 }
 

@@ -112,7 +112,7 @@ fn config_get(server: &mut Server, call: &mut Call<'_>) {
 /// classes; kv has no soft limits), `client-query-buffer-limit` and `hz`.
 /// All pairs are checked before any is applied, as Redis does.
 fn config_set(server: &mut Server, call: &mut Call<'_>) {
-    if call.args.len().is_multiple_of(2) {
+    if !call.args.len().is_multiple_of(2) {
         return call.wrong_arity("config|set");
     }
     let mut next = server.settings.clone();
