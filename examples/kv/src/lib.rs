@@ -62,6 +62,12 @@ const KEPT_ARGS: usize = 1024;
 /// Reply buffer kept between requests; a larger one is given back.
 const KEPT_REPLY_BYTES: usize = 64 * 1024;
 
+/// Replies are gathered in the reply buffer and sent once it holds this
+/// much, or once the read's requests are done: one `send` per read rather
+/// than per request, while the output the watermark checks see lags by
+/// at most this.
+const SEND_REPLY_BYTES: usize = 16 * 1024;
+
 /// Databases, as Redis's default `databases 16`.
 pub const DATABASES: usize = 16;
 
@@ -352,6 +358,14 @@ impl Handler for Kv {
                 consumed = Some(data.len()); // QUIT or an error: the rest is moot
                 break;
             }
+            if self.reply.len() >= SEND_REPLY_BYTES {
+                cx.send(id, &self.reply);
+                self.reply.clear();
+            }
+        }
+        if !self.reply.is_empty() {
+            cx.send(id, &self.reply);
+            self.reply.clear();
         }
         let consumed = consumed.unwrap_or_else(|| requests.consumed());
         if argv.capacity() > KEPT_ARGS {

@@ -18,9 +18,9 @@ pub const NOT_AN_INTEGER: &str = "ERR value is not an integer or out of range";
 /// Where one command's reply goes: the connection and a reusable buffer.
 ///
 /// Each method appends one RESP2 element to the buffer; [`flush`](Out::flush)
-/// sends what is there. The command loop flushes after every command, so
-/// a reply is one `send`, and evloop coalesces the sends of one callback
-/// into one write.
+/// sends what is there. The handler sends the buffer once per read (or
+/// once it holds 16 KiB), so the replies to a pipeline cost one `send`,
+/// and evloop writes the sends of one turn with one write.
 #[derive(Debug)]
 pub struct Out<'c> {
     /// The loop, for what a command does besides replying.

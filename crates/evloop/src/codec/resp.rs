@@ -335,6 +335,19 @@ impl Default for RespDecoder {
 /// `None` for anything else, which the careful path then judges.
 #[inline]
 fn quick_header(data: &[u8], pos: usize) -> Option<(usize, usize)> {
+    // One or two digits (every command name and most arguments) without
+    // a loop: the four or five bytes are in reach, or the careful path
+    // decides.
+    if let Some(&[_, d0, b1, b2, ..]) = data.get(pos..pos + 4) {
+        let d0 = d0.wrapping_sub(b'0');
+        if d0 < 10 && b1 == b'\r' {
+            return Some((usize::from(d0), pos + 4));
+        }
+        let d1 = b1.wrapping_sub(b'0');
+        if d0 != 0 && d0 < 10 && d1 < 10 && b2 == b'\r' && data.len() > pos + 4 {
+            return Some((usize::from(d0) * 10 + usize::from(d1), pos + 5));
+        }
+    }
     let digits = data.get(pos + 1..)?;
     let mut n = 0usize;
     for (i, &b) in digits.iter().enumerate().take(19) {

@@ -168,6 +168,28 @@ pub struct Spec {
     pub in_multi: bool,
     /// Runs it; the arity has been checked.
     pub run: fn(&mut Server, &mut Call<'_>),
+    /// The name folded into one integer ([`fold_name`]), what a lookup
+    /// compares.
+    folded: u128,
+}
+
+/// A command name of up to 16 bytes folded into one integer, each byte
+/// with its `0x20` bit set: for letters, lowercase, so `GET` and `get`
+/// fold alike, and a lookup is one integer comparison per candidate.
+/// Another byte cannot fold onto a letter but from the letter's other
+/// case, and no byte folds to 0, so names of different lengths never
+/// collide. `None` past 16 bytes (no command is that long).
+pub const fn fold_name(name: &[u8]) -> Option<u128> {
+    if name.len() > 16 {
+        return None;
+    }
+    let mut folded = 0u128;
+    let mut i = 0;
+    while i < name.len() {
+        folded = folded << 8 | (name[i] | 0x20) as u128;
+        i += 1;
+    }
+    Some(folded)
 }
 
 /// A command's table entry: name, arity, flags and what runs it.
@@ -177,7 +199,11 @@ pub const fn spec(
     flags: &'static [&'static str],
     run: fn(&mut Server, &mut Call<'_>),
 ) -> Spec {
-    Spec { name, arity, flags, keys: (0, 0, 0), in_pubsub: false, in_multi: false, run }
+    let folded = match fold_name(name.as_bytes()) {
+        Some(folded) => folded,
+        None => panic!("a command name longer than 16 bytes"),
+    };
+    Spec { name, arity, flags, keys: (0, 0, 0), in_pubsub: false, in_multi: false, run, folded }
 }
 
 /// A command's table entry with the keys it takes: first, last and step.
@@ -246,7 +272,7 @@ pub fn all() -> impl Iterator<Item = &'static Spec> {
 }
 
 /// Commands by the lowercase first letter of their name; a lookup then
-/// compares a handful of names, the length first.
+/// compares a handful of folded names.
 fn by_letter() -> &'static [Vec<&'static Spec>; 26] {
     static TABLE: OnceLock<[Vec<&'static Spec>; 26]> = OnceLock::new();
     TABLE.get_or_init(|| {
@@ -261,11 +287,8 @@ fn by_letter() -> &'static [Vec<&'static Spec>; 26] {
 /// The command named `name`, in any case.
 pub fn lookup(name: &[u8]) -> Option<&'static Spec> {
     let letter = name.first()?.to_ascii_lowercase().checked_sub(b'a')?;
-    by_letter()
-        .get(usize::from(letter))?
-        .iter()
-        .copied()
-        .find(|spec| spec.name.len() == name.len() && spec.name.as_bytes().eq_ignore_ascii_case(name))
+    let folded = fold_name(name)?;
+    by_letter().get(usize::from(letter))?.iter().copied().find(|spec| spec.folded == folded)
 }
 
 fn arity_ok(arity: i32, argc: usize) -> bool {
@@ -277,16 +300,16 @@ fn arity_ok(arity: i32, argc: usize) -> bool {
     }
 }
 
-/// Runs one request and sends its reply: Redis's `processCommand` for
-/// what this server has (unknown command, arity, subscribed mode, MULTI's
-/// queue, run).
+/// Runs one request and appends its reply to the reply buffer (which the
+/// handler sends once per read, or sooner once it is large): Redis's
+/// `processCommand` for what this server has (unknown command, arity,
+/// subscribed mode, MULTI's queue, run).
 pub fn execute(server: &mut Server, mut call: Call<'_>) {
     server.commands_processed += 1;
     let spec = match lookup(call.arg(0)) {
         None => {
             transactions::refuse_queueing(&mut call);
-            unknown_command(&mut call);
-            return call.out.flush();
+            return unknown_command(&mut call);
         }
         Some(spec) => spec,
     };
@@ -303,7 +326,6 @@ pub fn execute(server: &mut Server, mut call: Call<'_>) {
     } else {
         run(server, &mut call, spec);
     }
-    call.out.flush();
 }
 
 /// Runs a command whose checks have passed (at once or from `EXEC`).
@@ -375,6 +397,8 @@ mod tests {
         }
         assert!(lookup(b"nosuch").is_none());
         assert!(lookup(b"").is_none() && lookup(b"1").is_none() && lookup(b"\xff").is_none());
+        assert!(lookup(b"gEt").is_some() && lookup(b"g\x05t").is_none() && lookup(b"ge").is_none());
+        assert!(lookup(b"getx").is_none() && lookup(b"\x07et").is_none(), "only a letter's two cases fold alike");
     }
 
     #[test]
