@@ -102,7 +102,9 @@ pub struct Settings {
     pub normal_output_limit: usize,
     /// Output queued for a subscribed client past which it is dropped
     /// (`client-output-buffer-limit pubsub`, hard limit 32 MiB): a
-    /// subscriber that stops reading cannot hold the server's memory.
+    /// subscriber that stops reading cannot hold the server's memory. As
+    /// in Redis, the message that would pass it is not queued and the
+    /// subscriber is closed gracefully: it reads what was queued, then EOF.
     pub pubsub_output_limit: usize,
     /// Cron runs per second (`hz`, 10): the active expiry cycle and rates.
     pub hz: u32,
@@ -324,6 +326,10 @@ impl Handler for Kv {
         let addr = cx.peer_addr(id);
         debug!("{id}: client {client_id} from {addr:?}");
         let slot = self.server.clients.insert(ClientInfo::new(client_id, id, addr, cx.now()));
+        let output_limit = self.server.settings.normal_output_limit.max(cx.config().high_watermark);
+        if output_limit != cx.config().max_output_bytes {
+            cx.set_max_output_bytes(id, output_limit); // changed by CONFIG SET since start
+        }
         Client { decoder, session: Session::new(client_id, slot), input_limit, refused: false }
     }
 

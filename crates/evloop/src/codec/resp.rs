@@ -333,7 +333,7 @@ impl Default for RespDecoder {
 /// decimal digits (no sign, no leading zero, at most 18): N and where the
 /// next line begins, read in the one scan that finds the line's end.
 /// `None` for anything else, which the careful path then judges.
-#[inline]
+#[inline(always)]
 fn quick_header(data: &[u8], pos: usize) -> Option<(usize, usize)> {
     // One or two digits (every command name and most arguments) without
     // a loop: the four or five bytes are in reach, or the careful path

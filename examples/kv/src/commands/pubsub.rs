@@ -7,7 +7,7 @@ use log::warn;
 use super::flags::PS;
 use super::{pubsub_ok, spec, Call, Spec};
 use crate::pubsub::{give_back_room, remove};
-use crate::reply::push_decimal;
+use crate::reply::push_bulk;
 use crate::{glob, Bytes, Server};
 
 /// The family's table.
@@ -21,15 +21,6 @@ pub const COMMANDS: &[Spec] = &[
 
 /// A message buffer larger than this is given back after the publish.
 const KEPT_MESSAGE_BYTES: usize = 64 * 1024;
-
-/// Appends a bulk string to `out`.
-fn push_bulk(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.push(b'$');
-    push_decimal(out, bytes.len() as i64);
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(bytes);
-    out.extend_from_slice(b"\r\n");
-}
 
 /// Queues `message` for `subscriber` unless that would pass the pub/sub
 /// output limit; then the subscriber is dropped as Redis drops it: what

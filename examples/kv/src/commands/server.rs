@@ -130,6 +130,13 @@ fn config_set(server: &mut Server, call: &mut Call<'_>) {
             });
         }
     }
+    if next.normal_output_limit != server.settings.normal_output_limit {
+        // The loop enforces it per connection: every client's changes now.
+        let limit = next.normal_output_limit.max(call.out.cx.config().high_watermark);
+        for (_, info) in &server.clients {
+            call.out.cx.set_max_output_bytes(info.conn, limit);
+        }
+    }
     server.settings = next;
     call.out.ok();
 }
