@@ -1,7 +1,9 @@
-//! Memory per key: a million small keys written into a fresh server, its
-//! RSS growth per key, and Redis's own `used_memory` growth beside it.
+//! Memory per key and per element: a million small keys, or a list, a
+//! hash or a set of a million elements, written into a fresh server; its
+//! RSS growth per key or element, and the server's own `used_memory`
+//! growth beside it (Redis's allocator's count, kv's counting allocator).
 
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::time::Duration;
@@ -12,22 +14,107 @@ use crate::procfs;
 /// SETs written before their replies are read.
 const BATCH: usize = 10_000;
 
-/// What holding `keys` keys cost one server.
+/// Elements per command for the containers (one RPUSH, HSET or SADD).
+const ELEMENTS_PER_COMMAND: usize = 1_000;
+
+/// What is written: many keys, or one container of many elements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shape {
+    /// `SET key:%012d xxx`.
+    Keys,
+    /// `RPUSH list element:%012d`.
+    List,
+    /// `HSET hash field:%012d xxx`.
+    Hash,
+    /// `SADD set member:%012d`.
+    Set,
+}
+
+impl Shape {
+    pub(crate) const ALL: [Shape; 4] = [Shape::Keys, Shape::List, Shape::Hash, Shape::Set];
+
+    /// What one is called in the report.
+    pub(crate) fn unit(self) -> &'static str {
+        match self {
+            Shape::Keys => "keys",
+            Shape::List => "list elements",
+            Shape::Hash => "hash fields",
+            Shape::Set => "set members",
+        }
+    }
+
+    /// What is written, for the report.
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            Shape::Keys => "SET key:%012d xxx",
+            Shape::List => "RPUSH list element:%012d",
+            Shape::Hash => "HSET hash field:%012d xxx",
+            Shape::Set => "SADD set member:%012d",
+        }
+    }
+
+    /// The commands writing elements `from..to`, and how many replies.
+    fn commands(self, from: usize, to: usize, out: &mut Vec<u8>) -> usize {
+        let bulk =
+            |out: &mut Vec<u8>, text: &str| out.extend_from_slice(format!("${}\r\n{text}\r\n", text.len()).as_bytes());
+        match self {
+            Shape::Keys => {
+                for key in from..to {
+                    out.extend_from_slice(b"*3\r\n$3\r\nSET\r\n");
+                    bulk(out, &format!("key:{key:012}"));
+                    bulk(out, "xxx");
+                }
+                to - from
+            }
+            _ => {
+                let mut replies = 0;
+                for start in (from..to).step_by(ELEMENTS_PER_COMMAND) {
+                    let end = (start + ELEMENTS_PER_COMMAND).min(to);
+                    let per_element = if self == Shape::Hash { 2 } else { 1 };
+                    out.extend_from_slice(format!("*{}\r\n", 2 + (end - start) * per_element).as_bytes());
+                    let (command, key) = match self {
+                        Shape::List => ("RPUSH", "list"),
+                        Shape::Hash => ("HSET", "hash"),
+                        _ => ("SADD", "set"),
+                    };
+                    bulk(out, command);
+                    bulk(out, key);
+                    for element in start..end {
+                        match self {
+                            Shape::List => bulk(out, &format!("element:{element:012}")),
+                            Shape::Hash => {
+                                bulk(out, &format!("field:{element:012}"));
+                                bulk(out, "xxx");
+                            }
+                            _ => bulk(out, &format!("member:{element:012}")),
+                        }
+                    }
+                    replies += 1;
+                }
+                replies
+            }
+        }
+    }
+}
+
+/// What holding `keys` keys (or container elements) cost one server.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct KeyMemory {
     pub(crate) peer: Peer,
+    pub(crate) shape: Shape,
     pub(crate) keys: usize,
     /// VmRSS growth over the load, per key.
     pub(crate) rss_per_key: f64,
-    /// Redis's `used_memory` growth (what its allocator says it holds), per key.
+    /// `used_memory` growth (what the allocator says the server holds), per key.
     pub(crate) used_memory_per_key: Option<f64>,
 }
 
 /// Starts `peer`, writes `keys` keys `key:%012d` (redis-benchmark's key
-/// shape for `-r`) with the value `xxx` (its default 3 bytes), and reads
-/// its memory before and after.
+/// shape for `-r`) with the value `xxx` (its default 3 bytes), or as many
+/// elements into one container, and reads its memory before and after.
 pub(crate) fn measure(
     peer: Peer,
+    shape: Shape,
     binaries: &Binaries,
     cpu: Option<usize>,
     log: &Path,
@@ -37,22 +124,24 @@ pub(crate) fn measure(
     let mut stream = TcpStream::connect(("127.0.0.1", server.port))?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     stream.set_nodelay(true)?;
-    let used = |stream: &mut TcpStream| (peer == Peer::Redis).then(|| used_memory(stream)).transpose();
+    let used = |stream: &mut TcpStream| (peer != Peer::MiniRedis).then(|| used_memory(stream)).transpose();
     let (rss_before, used_before) = (procfs::memory(server.pid())?.rss, used(&mut stream)?);
     let mut request = Vec::with_capacity(BATCH * 40);
-    let mut replies = vec![0; BATCH * 5];
+    let mut reader = io::BufReader::new(stream.try_clone()?);
+    let mut line = String::new();
     for start in (0..keys).step_by(BATCH) {
-        let count = BATCH.min(keys - start);
         request.clear();
-        for key in start..start + count {
-            request.extend_from_slice(format!("*3\r\n$3\r\nSET\r\n$16\r\nkey:{key:012}\r\n$3\r\nxxx\r\n").as_bytes());
-        }
+        let replies = shape.commands(start, (start + BATCH).min(keys), &mut request);
         stream.write_all(&request)?;
-        stream.read_exact(&mut replies[..count * 5])?;
-        if replies[..count * 5].chunks(5).any(|reply| reply != b"+OK\r\n") {
-            return Err(io::Error::other(format!("{} refused a SET while loading keys", peer.name())));
+        for _ in 0..replies {
+            line.clear();
+            reader.read_line(&mut line)?;
+            if !(line == "+OK\r\n" || line.starts_with(':')) {
+                return Err(io::Error::other(format!("{} refused a write while loading: {line:?}", peer.name())));
+            }
         }
     }
+    drop(reader);
     let (rss_after, used_after) = (procfs::memory(server.pid())?.rss, used(&mut stream)?);
     if !server.is_running() {
         return Err(io::Error::other(format!("{} died while loading keys", peer.name())));
@@ -61,6 +150,7 @@ pub(crate) fn measure(
     let per_key = |before: u64, after: u64| (after as f64 - before as f64) / keys as f64;
     Ok(KeyMemory {
         peer,
+        shape,
         keys,
         rss_per_key: per_key(rss_before, rss_after),
         used_memory_per_key: used_before.zip(used_after).map(|(before, after)| per_key(before, after)),

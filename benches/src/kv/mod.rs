@@ -4,11 +4,16 @@
 //!
 //! Each server runs fresh for each (clients, pipeline) point, pinned to
 //! CPU 0; `redis-benchmark` runs pinned to CPU 1, one invocation per test
-//! (SET, GET, INCR, MSET, PING), so the server's CPU time (utime + stime
-//! from /proc) over an invocation is that test's. Figures are medians over
-//! the runs; the runs are spread over the whole scenario, as in the echo
-//! benchmark. Then a million keys are written into each server for its
-//! memory per key.
+//! of its default suite (what `redis-benchmark -q` runs with no `-t`, in
+//! its order), so the server's CPU time (utime + stime from /proc) over an
+//! invocation is that test's. The LRANGE tests run as the commands they
+//! send (`LRANGE mylist 0 99`, ...), since `-t lrange_100` would first
+//! repeat its LPUSH fill inside the same invocation; the suite's own fill
+//! ("LPUSH (needed to benchmark LRANGE)") is measured as the test before
+//! them, as the suite does. Figures are medians over the runs; the runs
+//! are spread over the whole scenario, as in the echo benchmark. Then a
+//! million keys, and a list, a hash and a set of a million elements each,
+//! are written into each server for its memory per key and per element.
 //!
 //! `redis-benchmark` (Debian's `redis-tools`) is required; `redis-server`
 //! (`redis-server`) is used when installed, with a note when it is not.
@@ -31,9 +36,66 @@ use crate::procfs;
 use crate::results::median;
 use peers::{find_on_path, Binaries, Peer, Running};
 
-/// redis-benchmark's tests, by its `-t` name, with the label shown.
-const TESTS: [(&str, &str); 5] =
-    [("set", "SET"), ("get", "GET"), ("incr", "INCR"), ("mset", "MSET"), ("ping_mbulk", "PING")];
+/// How one test is asked of redis-benchmark.
+#[derive(Debug, Clone, Copy)]
+enum Invocation {
+    /// `-t NAME`.
+    Suite(&'static str),
+    /// The command itself, as arguments after the options.
+    Command(&'static [&'static str]),
+}
+
+/// One test of the default suite: its label (the suite's name for it), how
+/// to run it, and how many times dearer than a GET a request is (requests
+/// per invocation are divided by it, so each takes about as long).
+#[derive(Debug, Clone, Copy)]
+struct Test {
+    label: &'static str,
+    invocation: Invocation,
+    cost: usize,
+}
+
+const fn suite(label: &'static str, name: &'static str) -> Test {
+    Test { label, invocation: Invocation::Suite(name), cost: 1 }
+}
+
+const fn lrange(label: &'static str, command: &'static [&'static str], cost: usize) -> Test {
+    Test { label, invocation: Invocation::Command(command), cost }
+}
+
+/// redis-benchmark 7's default suite, in its order.
+const TESTS: [Test; 20] = [
+    suite("PING_INLINE", "ping_inline"),
+    suite("PING_MBULK", "ping_mbulk"),
+    suite("SET", "set"),
+    suite("GET", "get"),
+    suite("INCR", "incr"),
+    suite("LPUSH", "lpush"),
+    suite("RPUSH", "rpush"),
+    suite("LPOP", "lpop"),
+    suite("RPOP", "rpop"),
+    suite("SADD", "sadd"),
+    suite("HSET", "hset"),
+    suite("SPOP", "spop"),
+    suite("ZADD", "zadd"),
+    suite("ZPOPMIN", "zpopmin"),
+    suite("LPUSH_FILL", "lpush"),
+    lrange("LRANGE_100", &["LRANGE", "mylist", "0", "99"], 5),
+    lrange("LRANGE_300", &["LRANGE", "mylist", "0", "299"], 15),
+    lrange("LRANGE_500", &["LRANGE", "mylist", "0", "499"], 25),
+    lrange("LRANGE_600", &["LRANGE", "mylist", "0", "599"], 30),
+    Test { label: "MSET", invocation: Invocation::Suite("mset"), cost: 3 },
+];
+
+impl Test {
+    /// The name mini-redis is judged by (it has GET and SET only).
+    fn name(&self) -> &'static str {
+        match self.invocation {
+            Invocation::Suite(name) => name,
+            Invocation::Command(_) => "lrange",
+        }
+    }
+}
 
 /// The longest one redis-benchmark invocation may take.
 const BENCHMARK_TIMEOUT: Duration = Duration::from_secs(120);
@@ -88,7 +150,7 @@ pub(crate) fn run(quick: bool, runs: Option<usize>, out: &Path, pin: bool) -> io
     for run in 0..runs {
         for clients in CLIENTS {
             for pipeline in PIPELINES {
-                for &peer in peers.iter().filter(|peer| TESTS.iter().any(|(test, _)| peer.supports(test, clients))) {
+                for &peer in peers.iter().filter(|peer| TESTS.iter().any(|test| peer.supports(test.name(), clients))) {
                     let point = Point { peer, clients, pipeline, run, quick, cpus, ticks };
                     eprintln!("run {}/{runs}: {} c{clients} P{pipeline}", run + 1, peer.name());
                     match point.measure(&binaries, &redis_benchmark, &logs) {
@@ -104,12 +166,14 @@ pub(crate) fn run(quick: bool, runs: Option<usize>, out: &Path, pin: bool) -> io
     }
     let keys = if quick { 100_000 } else { 1_000_000 };
     let mut memory = Vec::new();
-    for &peer in &peers {
-        eprintln!("memory: {keys} keys into {}", peer.name());
-        let log = logs.join(format!("kv-memory-{}.log", peer.name()));
-        match memory::measure(peer, &binaries, cpus.map(|(server, _)| server), &log, keys) {
-            Ok(measured) => memory.push(measured),
-            Err(err) => failures.push(format!("memory of {}: {err}", peer.name())),
+    for shape in memory::Shape::ALL {
+        for &peer in peers.iter().filter(|peer| shape == memory::Shape::Keys || **peer != Peer::MiniRedis) {
+            eprintln!("memory: {keys} {} into {}", shape.unit(), peer.name());
+            let log = logs.join(format!("kv-memory-{}-{}.log", shape.unit(), peer.name()));
+            match memory::measure(peer, shape, &binaries, cpus.map(|(server, _)| server), &log, keys) {
+                Ok(measured) => memory.push(measured),
+                Err(err) => failures.push(format!("memory of {} ({}): {err}", peer.name(), shape.unit())),
+            }
         }
     }
     let summary = summarize(&cells, &peers);
@@ -117,7 +181,7 @@ pub(crate) fn run(quick: bool, runs: Option<usize>, out: &Path, pin: bool) -> io
     let report = report::render(&summary, &peers, &memory, runs, &notes);
     print!("{report}");
     report::write_csv(out, &cells, &summary, &memory)?;
-    let chart = chart::draw(&out.join("kv-cpu-per-request.svg"), &summary, &peers, &TESTS.map(|(_, label)| label))?;
+    let chart = chart::draw(&out.join("kv-cpu-per-request.svg"), &summary, &peers, &TESTS.map(|test| test.label))?;
     println!("wrote kv-runs.csv, kv-summary.csv, kv-memory.csv and {} to {}", chart.display(), out.display());
     Ok(failures.is_empty())
 }
@@ -135,14 +199,15 @@ struct Point {
 }
 
 impl Point {
-    /// Requests per test: about a second's worth for each server.
-    fn requests(&self) -> usize {
+    /// Requests for `test`: about a second's worth for each server.
+    fn requests(&self, test: &Test) -> usize {
         let base = match (self.pipeline, self.peer) {
             (1, _) => 100_000,
             // mini-redis flushes every reply alone: ~20k requests/s pipelined.
             (_, Peer::MiniRedis) => 100_000,
             _ => 1_000_000,
         };
+        let base = base / test.cost;
         if self.quick {
             base / 10
         } else {
@@ -156,8 +221,9 @@ impl Point {
         let log = logs.join(format!("{label}.log"));
         let mut server = Running::start(self.peer, binaries, self.cpus.map(|(server, _)| server), &log)?;
         let mut cells = Vec::new();
-        for (test, name) in TESTS {
-            if !self.peer.supports(test, self.clients) {
+        for test in &TESTS {
+            let name = test.label;
+            if !self.peer.supports(test.name(), self.clients) {
                 continue;
             }
             let cpu_before = procfs::cpu_time(server.pid(), self.ticks)?;
@@ -182,10 +248,10 @@ impl Point {
                 clients: self.clients,
                 pipeline: self.pipeline,
                 test: name,
-                requests: self.requests(),
+                requests: self.requests(test),
                 rps,
                 p99_ms,
-                cpu_us_per_request: cpu * 1e6 / self.requests() as f64,
+                cpu_us_per_request: cpu * 1e6 / self.requests(test) as f64,
                 peak_rss: 0,
                 others_share: (busy - cpu / elapsed).max(0.0),
             });
@@ -197,19 +263,24 @@ impl Point {
     }
 
     /// One `redis-benchmark` invocation; its requests/s and p99.
-    fn redis_benchmark(&self, binary: &Path, port: u16, test: &str) -> io::Result<(f64, f64)> {
+    fn redis_benchmark(&self, binary: &Path, port: u16, test: &Test) -> io::Result<(f64, f64)> {
         let mut command = Command::new(binary);
         command
-            .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-t", test, "--csv"])
+            .args(["-h", "127.0.0.1", "-p", &port.to_string(), "--csv"])
             .args([
                 "-c",
                 &self.clients.to_string(),
                 "-P",
                 &self.pipeline.to_string(),
                 "-n",
-                &self.requests().to_string(),
+                &self.requests(test).to_string(),
             ])
             .stdin(Stdio::null());
+        match test.invocation {
+            Invocation::Suite(name) => command.args(["-t", name]),
+            Invocation::Command(args) => command.args(args),
+        };
+        let test = test.label;
         if let Some((_, load)) = self.cpus {
             crate::platform::pin_command(&mut command, load);
         }
@@ -279,7 +350,7 @@ fn summarize(cells: &[Cell], peers: &[Peer]) -> Vec<Summary> {
     let mut summaries = Vec::new();
     for clients in CLIENTS {
         for pipeline in PIPELINES {
-            for (_, test) in TESTS {
+            for test in TESTS.map(|test| test.label) {
                 for &peer in peers {
                     let of: Vec<&Cell> = cells
                         .iter()

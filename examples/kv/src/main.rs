@@ -4,7 +4,8 @@
 //! cargo run --release -p kv                      # listens on 127.0.0.1:6380
 //! redis-cli -p 6380                              # then: SET greeting hello, GET greeting, ...
 //! printf 'PING\r\n' | nc 127.0.0.1 6380          # inline commands work too: +PONG
-//! redis-benchmark -p 6380 -t ping,set,get,incr,mset -P 16 -q
+//! redis-benchmark -p 6380 -q                    # the default suite: strings, lists, hashes, sets, sorted sets
+//! redis-benchmark -p 6380 -q -P 16              # the same, 16 requests pipelined per client
 //! RUST_LOG=debug cargo run --release -p kv       # log each client and why it closed
 //! ```
 //!
@@ -18,6 +19,10 @@ use std::time::Duration;
 use clap::Parser;
 use evloop::EventLoop;
 use kv::{Kv, Settings};
+
+/// Counts the bytes held, for `INFO`'s `used_memory`.
+#[global_allocator]
+static ALLOCATOR: kv::alloc::Counting = kv::alloc::Counting;
 
 /// Redis-protocol key-value server on a single-threaded evloop event loop.
 #[derive(Debug, Parser)]

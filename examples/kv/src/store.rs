@@ -1,11 +1,12 @@
-//! The keyspace: string keys to string values, with deadlines, expired
-//! lazily on access and actively by sampling, as Redis does.
+//! The keyspace: keys to values of any type ([`Value`]), with deadlines,
+//! expired lazily on access and actively by sampling, as Redis does.
 
 use std::time::{Duration, Instant};
 
 use foldhash::fast::RandomState;
 use indexmap::IndexMap;
 
+use crate::value::{Kind, Value, WrongType};
 use crate::Bytes;
 
 /// Keys sampled per round of the active expiry cycle (Redis's
@@ -42,12 +43,12 @@ pub struct KeyspaceStats {
     pub expired: u64,
 }
 
-/// The one database.
+/// One database (`SELECT` picks one of sixteen).
 ///
 /// Keys and values live in an insertion-ordered hash map (`indexmap`): its
 /// entries are one dense vector and its hash table holds only their
-/// indices, so a key costs its two 24-byte [`Bytes`], its hash and about
-/// ten bytes of table, and a random key is one index away (for the active
+/// indices, so a string key costs its 24-byte [`Bytes`] and 24-byte
+/// [`Value`], its hash and about ten bytes of table, and a random key is one index away (for the active
 /// expiry cycle). Deadlines live in a second map holding only the keys that
 /// have one, as Redis's `expires` dict: a key without a deadline pays
 /// nothing for the feature, and while no key has one, reads skip the check.
@@ -61,14 +62,14 @@ pub struct KeyspaceStats {
 /// use kv::store::{Store, Ttl};
 ///
 /// let mut store = Store::new();
-/// store.set(b"k", b"v"[..].into(), Ttl::At(1_000));
-/// assert_eq!(store.get(b"k", 999).map(|v| v.as_slice()), Some(&b"v"[..]));
-/// assert_eq!(store.get(b"k", 1_000), None); // expired on access
+/// store.set_str(b"k", b"v"[..].into(), Ttl::At(1_000));
+/// assert_eq!(store.get_str(b"k", 999).unwrap().map(|v| v.as_slice()), Some(&b"v"[..]));
+/// assert!(store.get_str(b"k", 1_000).unwrap().is_none()); // expired on access
 /// assert_eq!(store.stats().expired, 1);
 /// ```
 #[derive(Debug)]
 pub struct Store {
-    map: IndexMap<Bytes, Bytes, RandomState>,
+    map: IndexMap<Bytes, Value, RandomState>,
     expires: IndexMap<Bytes, i64, RandomState>,
     stats: KeyspaceStats,
     /// xorshift64 state for sampling.
@@ -103,6 +104,11 @@ impl Store {
         self.expires.len()
     }
 
+    /// Starts the hit, miss and expiry counts again (`CONFIG RESETSTAT`).
+    pub fn reset_stats(&mut self) {
+        self.stats = KeyspaceStats::default();
+    }
+
     /// Hits, misses and expiries so far.
     pub fn stats(&self) -> KeyspaceStats {
         self.stats
@@ -125,8 +131,9 @@ impl Store {
         }
     }
 
-    /// The value of a live `key`, counted as a hit or a miss.
-    pub fn get(&mut self, key: &[u8], now: i64) -> Option<&Bytes> {
+    /// The value of a live `key`, counted as a hit or a miss (a read, as
+    /// Redis's `lookupKeyRead`).
+    pub fn get(&mut self, key: &[u8], now: i64) -> Option<&Value> {
         self.expire_if_due(key, now);
         let value = self.map.get(key);
         match value {
@@ -136,16 +143,77 @@ impl Store {
         value
     }
 
+    /// The value of a live `key`, to change in place (a write: no hit or
+    /// miss counted).
+    pub fn get_mut(&mut self, key: &[u8], now: i64) -> Option<&mut Value> {
+        self.expire_if_due(key, now);
+        self.map.get_mut(key)
+    }
+
+    /// A read of a `T` at `key`: `Ok(None)` if missing, [`WrongType`] if
+    /// it holds another type.
+    pub fn read<T: Kind>(&mut self, key: &[u8], now: i64) -> Result<Option<&T>, WrongType> {
+        match self.get(key, now) {
+            None => Ok(None),
+            Some(value) => T::of(value).map(Some).ok_or(WrongType),
+        }
+    }
+
+    /// A write to the `T` at `key`: `Ok(None)` if missing, [`WrongType`]
+    /// if it holds another type.
+    pub fn write<T: Kind>(&mut self, key: &[u8], now: i64) -> Result<Option<&mut T>, WrongType> {
+        match self.get_mut(key, now) {
+            None => Ok(None),
+            Some(value) => T::of_mut(value).map(Some).ok_or(WrongType),
+        }
+    }
+
+    /// The `T` at `key`, created empty if missing; [`WrongType`] if it
+    /// holds another type.
+    pub fn write_or_create<T: Kind>(&mut self, key: &[u8], now: i64) -> Result<&mut T, WrongType> {
+        self.expire_if_due(key, now);
+        let value = match self.map.get_index_of(key) {
+            Some(index) => &mut self.map[index],
+            None => self.map.entry(Bytes::from(key)).or_insert_with(T::empty),
+        };
+        T::of_mut(value).ok_or(WrongType)
+    }
+
+    /// The string at `key` (a read).
+    pub fn get_str(&mut self, key: &[u8], now: i64) -> Result<Option<&Bytes>, WrongType> {
+        self.read::<Bytes>(key, now)
+    }
+
+    /// Deletes `key` if it holds a container left empty, as Redis does
+    /// once a container's last element goes; whether it did.
+    pub fn remove_if_empty(&mut self, key: &[u8]) -> bool {
+        if self.map.get(key).is_some_and(Value::is_empty_container) {
+            self.map.swap_remove(key);
+            if !self.expires.is_empty() {
+                self.expires.swap_remove(key);
+            }
+            true
+        } else {
+            false
+        }
+    }
+
     /// Whether `key` is live, without counting a hit or miss.
     pub fn contains(&mut self, key: &[u8], now: i64) -> bool {
         !self.expire_if_due(key, now) && self.map.contains_key(key)
+    }
+
+    /// Stores the string `value` at `key`, replacing what was there (of
+    /// any type), with its deadline as `ttl` says.
+    pub fn set_str(&mut self, key: &[u8], value: Bytes, ttl: Ttl) {
+        self.set(key, Value::Str(value), ttl);
     }
 
     /// Stores `value` at `key`, replacing what was there, with its deadline
     /// as `ttl` says. Call [`contains`](Store::contains) or
     /// [`get`](Store::get) first when an expired old value must not be
     /// kept alive by [`Ttl::Keep`].
-    pub fn set(&mut self, key: &[u8], value: Bytes, ttl: Ttl) {
+    pub fn set(&mut self, key: &[u8], value: Value, ttl: Ttl) {
         match self.map.get_mut(key) {
             Some(old) => *old = value,
             None => {
@@ -166,7 +234,7 @@ impl Store {
     }
 
     /// Removes a live `key`, returning its value.
-    pub fn remove(&mut self, key: &[u8], now: i64) -> Option<Bytes> {
+    pub fn remove(&mut self, key: &[u8], now: i64) -> Option<Value> {
         self.expire_if_due(key, now);
         let value = self.map.swap_remove(key)?;
         if !self.expires.is_empty() {
@@ -202,6 +270,20 @@ impl Store {
     /// Every live key, in no particular order.
     pub fn live_keys(&self, now: i64) -> impl Iterator<Item = &Bytes> + '_ {
         self.map.keys().filter(move |key| self.expires.get(key.as_slice()).is_none_or(|&at| at > now))
+    }
+
+    /// The key and value at `index` of the map's dense order (live or
+    /// not), for `SCAN`'s cursor and `RANDOMKEY`-style sampling.
+    pub fn get_index(&self, index: usize) -> Option<(&Bytes, &Value)> {
+        self.map.get_index(index)
+    }
+
+    /// The deadline of `key` as stored, expired or not.
+    pub fn stored_deadline(&self, key: &[u8]) -> Option<i64> {
+        if self.expires.is_empty() {
+            return None;
+        }
+        self.expires.get(key).copied()
     }
 
     /// Removes every key.
@@ -267,8 +349,8 @@ impl Store {
 mod tests {
     use super::*;
 
-    fn value(text: &str) -> Bytes {
-        Bytes::from(text.as_bytes())
+    fn value(text: &str) -> Value {
+        Value::Str(Bytes::from(text.as_bytes()))
     }
 
     #[test]
@@ -317,6 +399,16 @@ mod tests {
         assert!(removed >= 450, "most of the 500 expired keys should be gone, {removed} were");
         assert!(store.contains(b"forever", 20) && store.contains(b"k1", 20), "live keys stay");
         assert_eq!(store.len(), 1001 - removed);
+    }
+
+    #[test]
+    fn typed_access_refuses_another_type() {
+        let mut store = Store::new();
+        store.write_or_create::<crate::value::List>(b"l", 0).unwrap().push_back(Bytes::from(&b"x"[..]));
+        assert_eq!(store.get_str(b"l", 0), Err(WrongType));
+        assert!(store.write::<crate::value::Set>(b"l", 0).is_err());
+        store.write::<crate::value::List>(b"l", 0).unwrap().unwrap().clear();
+        assert!(store.remove_if_empty(b"l") && store.is_empty(), "an emptied list goes");
     }
 
     #[test]

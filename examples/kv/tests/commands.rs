@@ -103,7 +103,7 @@ fn del_exists_keys_dbsize_flushall_select() {
     assert_eq!(query::<Vec<String>>(&mut con, &["KEYS", "item:[0-9]"]), ["item:1"]);
     assert_eq!(query::<i64>(&mut con, &["DEL", "user:1", "user:2", "nope"]), 2);
     assert_eq!(query::<String>(&mut con, &["SELECT", "0"]), "OK");
-    assert_eq!(error_of(&mut con, &["SELECT", "1"]), "ERR DB index is out of range");
+    assert_eq!(error_of(&mut con, &["SELECT", "16"]), "ERR DB index is out of range");
     assert_eq!(error_of(&mut con, &["SELECT", "x"]), "ERR value is not an integer or out of range");
     assert_eq!(query::<String>(&mut con, &["FLUSHALL"]), "OK");
     assert_eq!(query::<i64>(&mut con, &["DBSIZE"]), 0);

@@ -95,3 +95,30 @@ fn a_subscriber_that_never_reads_is_dropped_and_the_others_go_on() {
     let info: String = query(&mut publisher, &["INFO", "stats"]);
     assert!(info.contains("pubsub_channels:1\r\n"), "the reader is still subscribed:\n{info}");
 }
+
+#[test]
+fn a_dropped_subscriber_reads_every_message_queued_then_a_clean_eof() {
+    let settings = Settings { pubsub_output_limit: 128 * 1024, ..Settings::default() };
+    let server = start_with(settings);
+    let mut stalled = connect_with_small_receive_buffer(server.addr);
+    exchange(&mut stalled, &resp(&[b"SUBSCRIBE", b"feed"]), b"*3\r\n$9\r\nsubscribe\r\n$4\r\nfeed\r\n:1\r\n");
+    let mut publisher = client(server.addr);
+    let payload = "y".repeat(4096);
+    // Publish until the stalled subscriber is dropped (a PUBLISH reaches
+    // nobody), at most 4,096 times: 16 MiB, far past its 128 KiB limit.
+    let mut delivered = 0;
+    for _ in 0..4096 {
+        match query::<i64>(&mut publisher, &["PUBLISH", "feed", &payload]) {
+            1 => delivered += 1,
+            _ => break,
+        }
+    }
+    assert!(delivered > 0 && delivered < 4096, "the subscriber was dropped after {delivered} messages");
+    let mut rest = Vec::new();
+    let read = stalled.read_to_end(&mut rest);
+    assert!(read.is_ok(), "the dropped subscriber got a reset, not an EOF: {read:?}");
+    let message = [&b"*3\r\n$7\r\nmessage\r\n$4\r\nfeed\r\n$4096\r\n"[..], payload.as_bytes(), b"\r\n"].concat();
+    assert_eq!(rest.len() % message.len(), 0, "only whole messages arrive");
+    assert!(rest.chunks(message.len()).all(|chunk| chunk == message), "every message arrives intact");
+    assert_eq!(rest.len() / message.len(), delivered, "every message PUBLISH counted as delivered arrives");
+}

@@ -1,6 +1,7 @@
 //! Redis's request protocol (RESP2): arrays of bulk strings, and the inline
 //! commands a person types into `nc`, parsed the way Redis 7 parses them.
 
+use std::borrow::Cow;
 use std::error::Error;
 use std::fmt;
 use std::iter::FusedIterator;
@@ -132,9 +133,18 @@ pub struct RespDecoder {
     /// How far the last `decode` got into the array it left unfinished,
     /// which starts the next input.
     partial: Option<Partial>,
+    /// Where each argument of the array being parsed lies: (start, length)
+    /// from the array's first byte. Recorded as the headers are read, so
+    /// [`Requests::next_args`] hands the arguments out without reading the
+    /// request a second time, even one that arrived in many reads.
+    spans: Vec<(usize, usize)>,
     /// A protocol error was reported: nothing more is decoded.
     failed: bool,
 }
+
+/// Argument spans kept between requests at most; a larger vector, left
+/// by a request of very many arguments, is given back once it is done.
+const KEPT_SPANS: usize = 1024;
 
 /// An array request parsed up to `pos` of the input that begins with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,7 +179,7 @@ impl RespDecoder {
     /// assert_eq!(requests.next().unwrap().unwrap_err(), RespError::InvalidBulkLength);
     /// ```
     pub fn with_max_bulk_bytes(max_bulk_bytes: usize) -> RespDecoder {
-        RespDecoder { max_bulk_bytes, partial: None, failed: false }
+        RespDecoder { max_bulk_bytes, partial: None, spans: Vec::new(), failed: false }
     }
 
     /// The longest bulk string accepted, in bytes.
@@ -212,26 +222,44 @@ impl RespDecoder {
         // rather than a slice out of bounds.
         if self.partial.is_some_and(|p| p.pos > data.len() || data.first() != Some(&b'*')) {
             self.partial = None;
+            self.spans.clear();
         }
         Requests { decoder: self, data, consumed: 0 }
     }
 
     /// Parses the array at the front of `data`, from where the last call
-    /// stopped. `Ok(None)` when it is unfinished; `Ok(Some((argc, len)))`
-    /// for a complete array of `len` bytes (`argc` 0 for one to skip).
+    /// stopped, recording where each argument lies in `spans`. `Ok(None)`
+    /// when it is unfinished; `Ok(Some((argc, len)))` for a complete array
+    /// of `len` bytes (`argc` 0 for one to skip).
+    ///
+    /// One pass: each header is read once, its digits as they are scanned
+    /// ([`quick_header`]); only an unusual one (a leading zero, a sign, no
+    /// `\r` yet) takes the careful path that matches Redis's errors.
     fn array(&mut self, data: &[u8]) -> Result<Option<(usize, usize)>, RespError> {
         let mut p = match self.partial.take() {
             Some(partial) => partial,
             None => {
-                let Some(next) = header_line(data, 0, RespError::TooBigArrayLength)? else {
-                    return Ok(None);
+                self.spans.clear();
+                let (argc, next) = match quick_header(data, 0) {
+                    Some(header) => header,
+                    None => {
+                        let Some(next) = header_line(data, 0, RespError::TooBigArrayLength)? else {
+                            return Ok(None);
+                        };
+                        match parse_redis_int(&data[1..next - 2]) {
+                            Some(n) if n > MAX_ARRAY_LEN as i64 => return Err(RespError::InvalidArrayLength),
+                            Some(n) if n <= 0 => return Ok(Some((0, next))),
+                            Some(n) => (n as usize, next),
+                            None => return Err(RespError::InvalidArrayLength),
+                        }
+                    }
                 };
-                let argc = match parse_redis_int(&data[1..next - 2]) {
-                    Some(n) if n > MAX_ARRAY_LEN as i64 => return Err(RespError::InvalidArrayLength),
-                    Some(n) if n <= 0 => return Ok(Some((0, next))),
-                    Some(n) => n as usize,
-                    None => return Err(RespError::InvalidArrayLength),
-                };
+                if argc > MAX_ARRAY_LEN {
+                    return Err(RespError::InvalidArrayLength);
+                }
+                if argc == 0 {
+                    return Ok(Some((0, next)));
+                }
                 Partial { argc, done: 0, pos: next, bulk_len: None }
             }
         };
@@ -239,17 +267,19 @@ impl RespDecoder {
             let len = match p.bulk_len {
                 Some(len) => len,
                 None => {
-                    let Some(next) = header_line(data, p.pos, RespError::TooBigBulkLength)? else {
-                        self.partial = Some(p);
-                        return Ok(None);
+                    let (len, next) = match quick_header(data, p.pos) {
+                        Some(header) if data[p.pos] == b'$' => header,
+                        _ => match self.careful_bulk_header(data, p.pos)? {
+                            Some(header) => header,
+                            None => {
+                                self.partial = Some(p);
+                                return Ok(None);
+                            }
+                        },
                     };
-                    if data[p.pos] != b'$' {
-                        return Err(RespError::ExpectedBulk(data[p.pos]));
+                    if len > self.max_bulk_bytes {
+                        return Err(RespError::InvalidBulkLength);
                     }
-                    let len = match parse_redis_int(&data[p.pos + 1..next - 2]) {
-                        Some(n) if n >= 0 && n as u64 <= self.max_bulk_bytes as u64 => n as usize,
-                        _ => return Err(RespError::InvalidBulkLength),
-                    };
                     p.pos = next;
                     p.bulk_len = Some(len);
                     len
@@ -261,11 +291,35 @@ impl RespDecoder {
                 self.partial = Some(p);
                 return Ok(None);
             }
+            self.spans.push((p.pos, len));
             p.pos += len + 2;
             p.bulk_len = None;
             p.done += 1;
         }
         Ok(Some((p.argc, p.pos)))
+    }
+
+    /// A `$N` header the quick path left, judged as Redis judges it:
+    /// `Ok(None)` while its line is unfinished, else its length and where
+    /// the next line begins, or Redis's error.
+    fn careful_bulk_header(&self, data: &[u8], pos: usize) -> Result<Option<(usize, usize)>, RespError> {
+        let Some(next) = header_line(data, pos, RespError::TooBigBulkLength)? else {
+            return Ok(None);
+        };
+        if data[pos] != b'$' {
+            return Err(RespError::ExpectedBulk(data[pos]));
+        }
+        match parse_redis_int(&data[pos + 1..next - 2]) {
+            Some(n) if n >= 0 && n as u64 <= self.max_bulk_bytes as u64 => Ok(Some((n as usize, next))),
+            _ => Err(RespError::InvalidBulkLength),
+        }
+    }
+
+    /// Gives back the span vector of a request of very many arguments.
+    fn trim_spans(&mut self) {
+        if self.spans.capacity() > KEPT_SPANS {
+            self.spans = Vec::new();
+        }
     }
 }
 
@@ -273,6 +327,37 @@ impl Default for RespDecoder {
     fn default() -> RespDecoder {
         RespDecoder::new()
     }
+}
+
+/// The common header, `*N\r` or `$N\r` and one more byte, with N plain
+/// decimal digits (no sign, no leading zero, at most 18): N and where the
+/// next line begins, read in the one scan that finds the line's end.
+/// `None` for anything else, which the careful path then judges.
+#[inline(always)]
+fn quick_header(data: &[u8], pos: usize) -> Option<(usize, usize)> {
+    // One or two digits (every command name and most arguments) without
+    // a loop: the four or five bytes are in reach, or the careful path
+    // decides.
+    if let Some(&[_, d0, b1, b2, ..]) = data.get(pos..pos + 4) {
+        let d0 = d0.wrapping_sub(b'0');
+        if d0 < 10 && b1 == b'\r' {
+            return Some((usize::from(d0), pos + 4));
+        }
+        let d1 = b1.wrapping_sub(b'0');
+        if d0 != 0 && d0 < 10 && d1 < 10 && b2 == b'\r' && data.len() > pos + 4 {
+            return Some((usize::from(d0) * 10 + usize::from(d1), pos + 5));
+        }
+    }
+    let digits = data.get(pos + 1..)?;
+    let mut n = 0usize;
+    for (i, &b) in digits.iter().enumerate().take(19) {
+        match b {
+            b'0'..=b'9' if !(i == 1 && n == 0) => n = n * 10 + usize::from(b - b'0'),
+            b'\r' if i > 0 && i + 1 < digits.len() => return Some((n, pos + i + 3)),
+            _ => return None,
+        }
+    }
+    None
 }
 
 /// Finds the header line (`*N` or `$N`) starting at `start`: `Ok(None)` if
@@ -391,7 +476,7 @@ impl Requests<'_, '_> {
         self.consumed
     }
 
-    fn fail(&mut self, error: RespError) -> Option<Result<Request<'static>, RespError>> {
+    fn fail<T>(&mut self, error: RespError) -> Option<Result<T, RespError>> {
         self.decoder.failed = true;
         self.decoder.partial = None;
         self.consumed = self.data.len();
@@ -399,19 +484,71 @@ impl Requests<'_, '_> {
     }
 }
 
-impl<'a> Iterator for Requests<'_, 'a> {
-    type Item = Result<Request<'a>, RespError>;
+impl<'a> Requests<'_, 'a> {
+    /// The next request's arguments, the command name first, put into
+    /// `args` (emptied first): `Some(Ok(()))` for a request, `Some(Err(_))`
+    /// for the protocol error that ends the input, `None` when no complete
+    /// request is left. The same requests as the iterator yields, read in
+    /// one pass: an array's arguments are sliced from where its headers
+    /// were found, with no second scan as [`Request::args`] makes.
+    /// Borrowed from the input, except inline arguments with quotes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use evloop::codec::RespDecoder;
+    ///
+    /// let mut decoder = RespDecoder::new();
+    /// let mut requests = decoder.decode(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nPING\r\n");
+    /// let mut args = Vec::new();
+    /// assert!(requests.next_args(&mut args).unwrap().is_ok());
+    /// assert_eq!(args, [&b"GET"[..], b"k"]);
+    /// assert!(requests.next_args(&mut args).unwrap().is_ok());
+    /// assert_eq!(args, [&b"PING"[..]]);
+    /// assert!(requests.next_args(&mut args).is_none());
+    /// ```
+    pub fn next_args(&mut self, args: &mut Vec<Cow<'a, [u8]>>) -> Option<Result<(), RespError>> {
+        args.clear();
+        loop {
+            match self.advance()? {
+                Err(error) => return Some(Err(error)),
+                Ok(Frame::Array { start }) => {
+                    let frame = &self.data[start..];
+                    args.extend(self.decoder.spans.iter().map(|&(at, len)| Cow::Borrowed(&frame[at..at + len])));
+                    self.decoder.trim_spans();
+                    return Some(Ok(()));
+                }
+                Ok(Frame::Inline(line)) => {
+                    for arg in InlineArgs::new(line) {
+                        match arg {
+                            Ok(arg) => args.push(arg),
+                            Err(error) => {
+                                args.clear();
+                                return self.fail(error);
+                            }
+                        }
+                    }
+                    if !args.is_empty() {
+                        return Some(Ok(()));
+                    }
+                }
+            }
+        }
+    }
 
-    fn next(&mut self) -> Option<Self::Item> {
+    /// Finds the next complete frame: an array (its spans recorded in the
+    /// decoder; empty ones skipped) or an inline line, not yet split.
+    fn advance(&mut self) -> Option<Result<Frame<'a>, RespError>> {
         while !self.decoder.failed && self.consumed < self.data.len() {
-            let rest = &self.data[self.consumed..];
+            let start = self.consumed;
+            let rest = &self.data[start..];
             if rest[0] == b'*' {
                 match self.decoder.array(rest) {
                     Ok(None) => return None,
                     Ok(Some((0, len))) => self.consumed += len,
-                    Ok(Some((argc, len))) => {
+                    Ok(Some((_, len))) => {
                         self.consumed += len;
-                        return Some(Ok(Request { frame: &rest[..len], argc, inline: false }));
+                        return Some(Ok(Frame::Array { start }));
                     }
                     Err(error) => return self.fail(error),
                 }
@@ -421,15 +558,41 @@ impl<'a> Iterator for Requests<'_, 'a> {
                 };
                 self.consumed += newline + 1;
                 let line = &rest[..newline];
-                let line = line.strip_suffix(b"\r").unwrap_or(line);
-                match InlineArgs::new(line).try_fold(0, |argc, arg| arg.map(|_| argc + 1)) {
-                    Ok(0) => {}
-                    Ok(argc) => return Some(Ok(Request { frame: line, argc, inline: true })),
-                    Err(error) => return self.fail(error),
-                }
+                return Some(Ok(Frame::Inline(line.strip_suffix(b"\r").unwrap_or(line))));
             }
         }
         None
+    }
+}
+
+/// A complete request found in the input, before its arguments are read.
+enum Frame<'a> {
+    /// An array starting at this offset of the input; its arguments' spans
+    /// are in the decoder.
+    Array { start: usize },
+    /// An inline command's line, without its ending.
+    Inline(&'a [u8]),
+}
+
+impl<'a> Iterator for Requests<'_, 'a> {
+    type Item = Result<Request<'a>, RespError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            match self.advance()? {
+                Err(error) => return Some(Err(error)),
+                Ok(Frame::Array { start }) => {
+                    let argc = self.decoder.spans.len();
+                    self.decoder.trim_spans();
+                    return Some(Ok(Request { frame: &self.data[start..self.consumed], argc, inline: false }));
+                }
+                Ok(Frame::Inline(line)) => match InlineArgs::new(line).try_fold(0, |argc, arg| arg.map(|_| argc + 1)) {
+                    Ok(0) => {}
+                    Ok(argc) => return Some(Ok(Request { frame: line, argc, inline: true })),
+                    Err(error) => return self.fail(error),
+                },
+            }
+        }
     }
 }
 

@@ -1,19 +1,22 @@
-//! What the server says about itself: COMMAND (COUNT, INFO, DOCS, LIST),
-//! CONFIG GET and INFO — enough for `redis-cli` and `redis-benchmark` to
-//! start as they do against Redis.
+//! What the server says about its commands: COMMAND (COUNT, INFO, DOCS,
+//! LIST), enough for `redis-cli` to start as it does against Redis.
 
-use super::{lookup, run_subcommand, Call, Spec, Subcommand, COMMANDS};
-use crate::{glob, info, Server};
+use super::flags::ADMIN;
+use super::{all, lookup, run_subcommand, spec, Call, Spec, Subcommand};
+use crate::Server;
+
+/// The family's table.
+pub const COMMANDS: &[Spec] = &[spec("command", -1, ADMIN, command)];
 
 const COMMAND: &[Subcommand] =
     &[("count", 2, command_count), ("info", -2, command_info), ("docs", -2, command_docs), ("list", -2, command_list)];
 
 /// `COMMAND` alone describes every command; with a subcommand, see
 /// [`COMMAND`].
-pub(super) fn command(server: &mut Server, call: &mut Call<'_>) {
+pub fn command(server: &mut Server, call: &mut Call<'_>) {
     if call.args.len() == 1 {
-        call.out.array(COMMANDS.len());
-        for spec in &COMMANDS {
+        call.out.array(all().count());
+        for spec in all() {
             describe(call, spec);
         }
     } else {
@@ -22,13 +25,13 @@ pub(super) fn command(server: &mut Server, call: &mut Call<'_>) {
 }
 
 fn command_count(_server: &mut Server, call: &mut Call<'_>) {
-    call.out.int(COMMANDS.len() as i64);
+    call.out.int(all().count() as i64);
 }
 
 fn command_info(_server: &mut Server, call: &mut Call<'_>) {
     if call.args.len() == 2 {
-        call.out.array(COMMANDS.len());
-        for spec in &COMMANDS {
+        call.out.array(all().count());
+        for spec in all() {
             describe(call, spec);
         }
         return;
@@ -49,8 +52,8 @@ fn command_docs(_server: &mut Server, call: &mut Call<'_>) {
 }
 
 fn command_list(_server: &mut Server, call: &mut Call<'_>) {
-    call.out.array(COMMANDS.len());
-    for spec in &COMMANDS {
+    call.out.array(all().count());
+    for spec in all() {
         call.out.bulk(spec.name.as_bytes());
     }
 }
@@ -74,51 +77,4 @@ fn describe(call: &mut Call<'_>, spec: &Spec) {
     for _ in 0..4 {
         out.array(0);
     }
-}
-
-const CONFIG: &[Subcommand] = &[("get", -3, config_get)];
-
-pub(super) fn config(server: &mut Server, call: &mut Call<'_>) {
-    run_subcommand(server, call, "config", CONFIG);
-}
-
-/// `CONFIG GET pattern...`: the settings this server has, by Redis's
-/// names, and those `redis-benchmark` asks for (`save`, `appendonly`) with
-/// the values of a Redis that persists nothing.
-fn config_get(server: &mut Server, call: &mut Call<'_>) {
-    let settings = &server.settings;
-    let output_limits =
-        format!("normal {} 0 0 pubsub {} 0 0", settings.normal_output_limit, settings.pubsub_output_limit);
-    let values: [(&str, String); 11] = [
-        ("maxclients", settings.max_clients.to_string()),
-        ("timeout", settings.idle_timeout.map_or(0, |t| t.as_secs()).to_string()),
-        ("proto-max-bulk-len", settings.proto_max_bulk_len.to_string()),
-        ("client-query-buffer-limit", settings.client_query_buffer_limit.to_string()),
-        ("client-output-buffer-limit", output_limits),
-        ("hz", settings.hz.to_string()),
-        ("port", settings.tcp_port.to_string()),
-        ("databases", "1".to_string()),
-        ("save", String::new()),
-        ("appendonly", "no".to_string()),
-        ("maxmemory", "0".to_string()),
-    ];
-    let patterns = &call.args[2..];
-    let matching: Vec<&(&str, String)> = values
-        .iter()
-        .filter(|(name, _)| {
-            patterns.iter().any(|pattern| glob::matches(&pattern.to_ascii_lowercase(), name.as_bytes()))
-        })
-        .collect();
-    call.out.array(matching.len() * 2);
-    for (name, value) in matching {
-        call.out.bulk(name.as_bytes());
-        call.out.bulk(value.as_bytes());
-    }
-}
-
-pub(super) fn info(server: &mut Server, call: &mut Call<'_>) {
-    let asked: Vec<&[u8]> = call.args[1..].iter().map(|arg| &arg[..]).collect();
-    let cx = &call.out.cx;
-    let text = info::render(server, &asked, cx.now(), cx.stats(), cx.connection_count());
-    call.out.bulk(text.as_bytes());
 }

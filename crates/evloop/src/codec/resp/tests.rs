@@ -50,6 +50,12 @@ fn inline(command: &[Vec<u8>]) -> Vec<u8> {
 /// loop calls again while that makes progress. Checks after every read
 /// that what is left unconsumed is within what the decoder said it needs.
 fn decode_in_reads(input: &[u8], read_sizes: &[usize], per_call: usize) -> Vec<Decoded> {
+    decode_in_reads_by(input, read_sizes, per_call, false)
+}
+
+/// As [`decode_in_reads`], taking the requests from the iterator or, with
+/// `one_pass`, from [`Requests::next_args`].
+fn decode_in_reads_by(input: &[u8], read_sizes: &[usize], per_call: usize, one_pass: bool) -> Vec<Decoded> {
     let mut decoder = RespDecoder::new();
     let mut unconsumed = Vec::new();
     let mut out = Vec::new();
@@ -61,11 +67,22 @@ fn decode_in_reads(input: &[u8], read_sizes: &[usize], per_call: usize) -> Vec<D
         rest = &rest[n..];
         loop {
             let mut requests = decoder.decode(&unconsumed);
-            for item in requests.by_ref().take(per_call) {
-                out.push(match item {
-                    Ok(request) => Decoded::Command(request.args().map(|arg| arg.into_owned()).collect()),
-                    Err(error) => Decoded::Error(error),
-                });
+            if one_pass {
+                let mut args = Vec::new();
+                for _ in 0..per_call {
+                    let Some(item) = requests.next_args(&mut args) else { break };
+                    out.push(match item {
+                        Ok(()) => Decoded::Command(args.drain(..).map(Cow::into_owned).collect()),
+                        Err(error) => Decoded::Error(error),
+                    });
+                }
+            } else {
+                for item in requests.by_ref().take(per_call) {
+                    out.push(match item {
+                        Ok(request) => Decoded::Command(request.args().map(|arg| arg.into_owned()).collect()),
+                        Err(error) => Decoded::Error(error),
+                    });
+                }
             }
             let consumed = requests.consumed();
             assert!(consumed <= unconsumed.len(), "consumed {consumed} of {} bytes", unconsumed.len());
@@ -148,6 +165,32 @@ proptest! {
         }
         // However it was split, the same input decodes the same.
         prop_assert_eq!(decode_all(&input), decoded);
+    }
+
+    #[test]
+    fn next_args_decodes_as_the_iterator_does_however_split(
+        commands_sent in proptest::collection::vec((arb_command(), any::<bool>()), 1..30),
+        noise in proptest::collection::vec(
+            prop_oneof![3 => Just(b'*'), 3 => Just(b'$'), 3 => Just(b'\r'), 3 => Just(b'\n'), 4 => b'0'..=b'9', 2 => any::<u8>()],
+            0..60,
+        ),
+        read_sizes in proptest::collection::vec(1usize..40, 1..8),
+        per_call in 1usize..4,
+    ) {
+        let mut input = Vec::new();
+        for (command, as_inline) in &commands_sent {
+            if *as_inline && is_plain_inline(command) {
+                input.extend(inline(command));
+            } else {
+                input.extend(encode(command));
+            }
+        }
+        input.extend(noise);
+        prop_assert_eq!(
+            decode_in_reads_by(&input, &read_sizes, per_call, true),
+            decode_in_reads_by(&input, &read_sizes, per_call, false),
+            "next_args and the iterator disagree"
+        );
     }
 }
 
@@ -291,4 +334,25 @@ fn redis_integers_are_strict() {
     for bad in [&b""[..], b"-", b"-0", b"01", b" 1", b"1 ", b"1.0", b"+1", b"9223372036854775808", b"0x1"] {
         assert_eq!(parse_redis_int(bad), None, "{:?}", bad.escape_ascii());
     }
+}
+
+#[test]
+fn headers_with_leading_zeros_or_signs_are_judged_as_redis_judges_them() {
+    assert_eq!(decode_all(b"*1\r\n$03\r\nGET\r\n"), [Decoded::Error(RespError::InvalidBulkLength)]);
+    assert_eq!(decode_all(b"*1\r\n$+3\r\nGET\r\n"), [Decoded::Error(RespError::InvalidBulkLength)]);
+    assert_eq!(decode_all(b"*01\r\n$3\r\nGET\r\n"), [Decoded::Error(RespError::InvalidArrayLength)]);
+    assert_eq!(decode_all(b"*-1\r\nPING\r\n"), [Decoded::Command(vec![b"PING".to_vec()])]);
+    assert_eq!(decode_all(b"*1\r\n$0\r\n\r\n"), [Decoded::Command(vec![Vec::new()])]);
+}
+
+#[test]
+fn a_request_of_many_arguments_gives_its_spans_back() {
+    let command: Vec<Vec<u8>> = (0..10_000).map(|i| i.to_string().into_bytes()).collect();
+    let input = encode(&command);
+    let mut decoder = RespDecoder::new();
+    let mut args = Vec::new();
+    let mut requests = decoder.decode(&input);
+    assert!(requests.next_args(&mut args).is_some_and(|r| r.is_ok()), "the request decodes");
+    assert_eq!(args.len(), 10_000);
+    assert!(decoder.spans.capacity() <= KEPT_SPANS, "the decoder kept {} spans' room", decoder.spans.capacity());
 }
