@@ -1,10 +1,9 @@
 //! Who is connected: what `CLIENT LIST` shows, `maxclients` counts and
 //! the `timeout` check reads, one entry per client in a slab.
 
-use std::net::SocketAddr;
 use std::time::Instant;
 
-use evloop::ConnId;
+use evloop::{ConnId, PeerAddr};
 
 use crate::commands::Session;
 
@@ -21,7 +20,7 @@ pub struct ClientInfo {
     /// Its connection.
     pub conn: ConnId,
     /// The peer's address.
-    pub addr: Option<SocketAddr>,
+    pub addr: Option<PeerAddr>,
     /// When it connected.
     pub created: Instant,
     /// When a request last arrived.
@@ -42,7 +41,7 @@ pub struct ClientInfo {
 
 impl ClientInfo {
     /// A client that just connected.
-    pub fn new(id: u64, conn: ConnId, addr: Option<SocketAddr>, now: Instant) -> ClientInfo {
+    pub fn new(id: u64, conn: ConnId, addr: Option<PeerAddr>, now: Instant) -> ClientInfo {
         ClientInfo {
             id,
             conn,

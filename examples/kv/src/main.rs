@@ -7,6 +7,9 @@
 //! redis-benchmark -p 6380 -q                    # the default suite: strings, lists, hashes, sets, sorted sets
 //! redis-benchmark -p 6380 -q -P 16              # the same, 16 requests pipelined per client
 //! RUST_LOG=debug cargo run --release -p kv       # log each client and why it closed
+//! cargo run --release -p kv -- --unixsocket /tmp/kv.sock --unixsocketperm 700
+//! redis-cli -s /tmp/kv.sock                      # the same server over a Unix-domain socket
+//! redis-benchmark -s /tmp/kv.sock -q -t set,get  # ... which redis-benchmark drives too
 //! ```
 //!
 //! Ctrl-C (SIGINT) or SIGTERM stops it gracefully: replies already queued
@@ -14,6 +17,7 @@
 //! Nothing is persisted.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
@@ -31,6 +35,12 @@ struct Args {
     /// Address to listen on (repeat for several).
     #[arg(long, default_value = "127.0.0.1:6380")]
     listen: Vec<SocketAddr>,
+    /// Also listen on a Unix-domain socket at this path (Redis's unixsocket).
+    #[arg(long)]
+    unixsocket: Option<PathBuf>,
+    /// The Unix-domain socket file's permissions, in octal (Redis's unixsocketperm), e.g. 700.
+    #[arg(long, value_parser = parse_octal, requires = "unixsocket")]
+    unixsocketperm: Option<u32>,
     /// Clients connected at once; one more is told `-ERR max number of clients reached` (Redis's maxclients).
     #[arg(long, default_value_t = Settings::default().max_clients)]
     max_clients: usize,
@@ -73,7 +83,22 @@ fn main() -> std::io::Result<()> {
         // On stdout, for scripts that started us on port 0.
         println!("listening on {bound}");
     }
+    if let Some(path) = &args.unixsocket {
+        match args.unixsocketperm {
+            Some(mode) => el.listen_unix_with_mode(path, mode)?,
+            None => el.listen_unix(path)?,
+        }
+        println!("listening on unix:{}", path.display());
+    }
     // Ctrl-C / SIGTERM: stop accepting, flush, close everyone, return.
     el.stop_on_signals()?;
     el.run() // logs the final stats
+}
+
+/// Permission bits as Redis's `unixsocketperm` takes them: octal digits.
+fn parse_octal(text: &str) -> Result<u32, String> {
+    u32::from_str_radix(text, 8)
+        .ok()
+        .filter(|mode| *mode <= 0o7777)
+        .ok_or_else(|| format!("{text:?} is not an octal mode such as 700 or 770"))
 }

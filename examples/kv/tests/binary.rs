@@ -36,3 +36,23 @@ fn serves_and_stops_on_sigterm_with_clients_connected() {
     }
     assert!(server.wait().success(), "exit status 0 after SIGTERM");
 }
+
+#[test]
+fn unixsocket_serves_the_same_keys_as_tcp_with_the_mode_asked_for() {
+    use std::os::unix::fs::PermissionsExt;
+    let path = evloop_tests::transport::unix_socket_path("kv");
+    let mut server = ServerProcess::start(
+        env!("CARGO_BIN_EXE_kv"),
+        &["--unixsocket", path.to_str().unwrap(), "--unixsocketperm", "700"],
+    );
+    drop(evloop_tests::wait_for_unix_socket(&path));
+    assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o700, "Redis's unixsocketperm");
+    let over_unix = redis::Client::open(format!("unix://{}", path.display())).expect("a unix:// URL");
+    let mut over_unix = over_unix.get_connection_with_timeout(evloop_tests::TIMEOUT).expect("connect over the socket");
+    assert_eq!(query::<String>(&mut over_unix, &["SET", "shared", "by both"]), "OK");
+    let mut over_tcp = client(server.addr);
+    assert_eq!(query::<String>(&mut over_tcp, &["GET", "shared"]), "by both", "one keyspace for both transports");
+    server.signal("TERM");
+    assert!(server.wait().success(), "exit status 0 after SIGTERM");
+    assert!(!path.exists(), "the socket file is removed on a clean stop");
+}

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use evloop::codec::parse_redis_int;
+use evloop::PeerAddr;
 
 use super::flags::{ADMIN, FAST};
 use super::{in_multi, pubsub_ok, run_subcommand, spec, Call, Spec, Subcommand};
@@ -220,7 +221,15 @@ fn describe(text: &mut String, info: &ClientInfo, now: std::time::Instant, queue
         (false, true) => "x",
         (false, false) => "N",
     };
-    let addr = info.addr.map_or_else(String::new, |addr| addr.to_string());
+    // As Redis prints them: `ip:port`, or for a Unix-domain client the
+    // socket's path (unknown for an accepted one) and port 0.
+    let addr = match &info.addr {
+        Some(PeerAddr::Tcp(addr)) => addr.to_string(),
+        Some(PeerAddr::Unix(path)) => {
+            format!("{}:0", path.as_deref().map(|p| p.display().to_string()).unwrap_or_default())
+        }
+        Some(_) | None => String::new(),
+    };
     let name = info.name.as_deref().map(String::from_utf8_lossy).unwrap_or_default();
     // Writing to a String cannot fail.
     let _ = writeln!(
