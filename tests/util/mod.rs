@@ -15,6 +15,7 @@ pub mod group;
 #[cfg(doctest)]
 pub mod guide;
 pub mod process;
+pub mod tls;
 pub mod transport;
 
 pub use transport::wait_for_unix_socket;

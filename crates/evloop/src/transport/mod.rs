@@ -9,6 +9,10 @@
 
 mod addr;
 pub(crate) mod tcp;
+// The TLS session layer; the loop does not use it yet.
+#[cfg(feature = "tls")]
+#[allow(dead_code)]
+pub(crate) mod tls;
 pub(crate) mod unix;
 
 use std::io::{self, IoSlice};
