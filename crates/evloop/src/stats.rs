@@ -38,6 +38,12 @@ pub struct Stats {
     pub timers_fired: u64,
     /// Messages delivered from other threads.
     pub messages: u64,
+    /// TLS handshakes completed (inbound and outbound). Those that failed
+    /// or timed out are counted by [`Stats::closed`] with
+    /// [`CloseReason::TlsHandshakeFailed`] and
+    /// [`CloseReason::TlsHandshakeTimeout`] (inbound) or in
+    /// `connect_failed` (outbound).
+    pub tls_handshakes: u64,
 }
 
 impl Stats {
@@ -62,6 +68,13 @@ impl Stats {
     pub(crate) fn count_close(&mut self, reason: CloseReason) {
         self.closed_by_reason[reason.counter_index()] += 1;
         self.open -= 1;
+    }
+
+    /// Counts the close of a connection the application never saw (an
+    /// inbound TLS handshake that did not complete): not an open one.
+    #[cfg(feature = "tls")]
+    pub(crate) fn count_unopened_close(&mut self, reason: CloseReason) {
+        self.closed_by_reason[reason.counter_index()] += 1;
     }
 }
 

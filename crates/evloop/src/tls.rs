@@ -40,6 +40,7 @@ use rustls::{CipherSuite, ClientConfig, ProtocolVersion, RootCertStore, ServerCo
 /// It borrows from the connection's session; copy out what you keep.
 #[derive(Debug, Clone, Copy)]
 pub struct TlsInfo<'a> {
+    pub(crate) truncated: bool,
     pub(crate) server_name: Option<&'a str>,
     pub(crate) alpn_protocol: Option<&'a [u8]>,
     pub(crate) protocol_version: Option<ProtocolVersion>,
@@ -69,6 +70,16 @@ impl<'a> TlsInfo<'a> {
     /// The cipher suite, for example `TLS13_AES_256_GCM_SHA384`.
     pub fn cipher_suite(&self) -> Option<CipherSuite> {
         self.cipher_suite
+    }
+
+    /// Whether the peer's input ended without `close_notify`: its end of
+    /// file came, but not the alert that says the stream is complete, so
+    /// what arrived may have been cut short (by an attacker, or a peer that
+    /// crashed). Read it in [`Handler::on_eof`](crate::Handler::on_eof);
+    /// such a connection closes with
+    /// [`CloseReason::TlsTruncated`](crate::CloseReason::TlsTruncated).
+    pub fn is_truncated(&self) -> bool {
+        self.truncated
     }
 
     /// The peer's certificate chain, its own certificate first: a server's

@@ -41,7 +41,7 @@ impl<H: Handler> EventLoop<H> {
                         self.open_inbound(stream, slot, peer);
                         self.after_dispatch();
                     }
-                    Err(why) => self.refuse(stream, peer, why),
+                    Err(why) => self.refuse(stream, slot, peer, why),
                 },
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
                 Err(e) if is_per_connection(&e) => debug!("accept on listener {slot}: {e}"),
@@ -75,7 +75,7 @@ impl<H: Handler> EventLoop<H> {
                 self.open_inbound(stream, listener, peer);
                 self.after_dispatch();
             }
-            Err(why) => self.refuse(stream, peer, why),
+            Err(why) => self.refuse(stream, listener, peer, why),
         }
     }
 
@@ -126,7 +126,9 @@ impl<H: Handler> EventLoop<H> {
     /// refusal once, best effort, and closes the socket at once, so the
     /// peer sees why and an end of file rather than a connect that hangs in
     /// the backlog.
-    fn refuse(&mut self, mut stream: Stream, peer: PeerAddr, why: Refusal) {
+    /// On a TLS listener nothing is written: the refusal would reach the
+    /// client as a record it cannot parse.
+    fn refuse(&mut self, mut stream: Stream, slot: usize, peer: PeerAddr, why: Refusal) {
         self.cx.stats.rejected += 1;
         if why == Refusal::MaxConnections && !self.cx.listeners.rejecting_at_limit {
             self.cx.listeners.rejecting_at_limit = true;
@@ -145,6 +147,10 @@ impl<H: Handler> EventLoop<H> {
         let policy = self.cx.config.panic_policy;
         let handler = &mut self.handler;
         let message = guard(policy, "on_refused", || handler.on_refused(&peer, why)).unwrap_or_default();
+        #[cfg(feature = "tls")]
+        let message = if self.cx.listeners.tls_config(slot).is_some() { &[][..] } else { message };
+        #[cfg(not(feature = "tls"))]
+        let _ = slot;
         if !message.is_empty() {
             self.cx.stats.write_calls += 1;
             if let Ok(n) = stream.write(message, &[]) {
@@ -160,6 +166,20 @@ impl<H: Handler> EventLoop<H> {
             }
         }
         let ip = peer.ip();
+        #[cfg(feature = "tls")]
+        if let Some(config) = self.cx.listeners.tls_config(slot) {
+            // `on_open` waits for the handshake (`handshake.rs`).
+            match self.cx.insert_tls_inbound(stream, slot, peer, config) {
+                Ok(_) => self.cx.stats.accepted += 1,
+                Err(e) => {
+                    warn!("registering an accepted TLS socket failed: {e}");
+                    if let (Some(_), Some(ip)) = (self.cx.config.max_connections_per_ip, ip) {
+                        self.cx.listeners.release_ip(ip);
+                    }
+                }
+            }
+            return;
+        }
         match self.cx.insert_conn(stream, Phase::Open, Origin::Inbound { listener: slot }, peer) {
             Ok(id) => {
                 self.cx.stats.accepted += 1;

@@ -45,12 +45,15 @@
 //! - A peer's `close_notify` is an end of file; an end of file without it
 //!   is a truncation, which [`TlsRead::Eof`] tells apart.
 
+use std::cell::Cell;
 use std::fmt;
 use std::io::{self, IoSlice, Read, Write};
 use std::sync::Arc;
 
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, Connection, ServerConfig, ServerConnection};
+
+use super::Stream;
 
 /// What one [`TlsSession::read_tls`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +79,15 @@ pub(crate) struct TlsSession {
     plaintext: usize,
     /// The peer's `close_notify` has arrived.
     peer_closed: bool,
+    /// The last `read`'s socket read was short or found nothing: the
+    /// socket is drained (epoll(7)).
+    socket_drained: bool,
+    /// The end of input has been read: `close_notify`, or end of file.
+    at_eof: bool,
+    /// The socket's end of file came without `close_notify`.
+    truncated: bool,
+    /// An error `read` found after plaintext it returned first.
+    failed: Option<io::Error>,
 }
 
 impl fmt::Debug for TlsSession {
@@ -115,7 +127,16 @@ impl TlsSession {
         // The loop bounds output itself (watermarks, `max_output_bytes`), so
         // rustls takes every send whole instead of a part of it.
         conn.set_buffer_limit(None);
-        let mut session = TlsSession { conn, queued_tls: 0, plaintext: 0, peer_closed: false };
+        let mut session = TlsSession {
+            conn,
+            queued_tls: 0,
+            plaintext: 0,
+            peer_closed: false,
+            socket_drained: false,
+            at_eof: false,
+            truncated: false,
+            failed: None,
+        };
         session.refresh_counts();
         session
     }
@@ -176,8 +197,81 @@ impl TlsSession {
         }
     }
 
-    /// Plaintext decrypted and not yet taken out.
+    /// Like `read(2)` on a plaintext socket, into `buf`: plaintext the
+    /// session holds first (no syscall), then ciphertext read from
+    /// `socket` and decrypted, until `buf` is full or the socket is
+    /// drained. `Ok(0)` is the end of input: the peer's `close_notify`, or
+    /// the socket's end of file without one
+    /// ([`is_truncated`](TlsSession::is_truncated) tells which).
+    ///
+    /// Unlike a plaintext socket's, a read shorter than `buf` does not by
+    /// itself prove the input drained; [`drained`](TlsSession::drained)
+    /// says whether it is.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` when nothing is held and the socket has nothing more;
+    /// otherwise as [`read_tls`](TlsSession::read_tls). An error that comes
+    /// after some plaintext is returned by the next call, after that
+    /// plaintext.
+    pub(crate) fn read(&mut self, socket: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(error) = self.failed.take() {
+            return Err(error);
+        }
+        self.socket_drained = false;
+        let mut filled = self.read_plaintext(buf);
+        while filled < buf.len() && !self.at_eof {
+            // Nothing is held now (`buf` had room for all of it), so rustls
+            // will take more ciphertext.
+            match self.read_tls(socket) {
+                Ok(TlsRead::Data { drained, .. }) => {
+                    filled += self.read_plaintext(&mut buf[filled..]);
+                    if drained {
+                        self.socket_drained = true;
+                        break;
+                    }
+                }
+                Ok(TlsRead::Eof { clean }) => {
+                    self.truncated = !clean;
+                    self.at_eof = true;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.socket_drained = true;
+                    break;
+                }
+                Err(e) => {
+                    if filled == 0 {
+                        return Err(e);
+                    }
+                    self.failed = Some(e);
+                    break;
+                }
+            }
+        }
+        if filled == 0 && !self.at_eof {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(filled)
+    }
+
+    /// Whether the last [`read`](TlsSession::read) left nothing to take:
+    /// its socket read was short (which proves a stream socket drained,
+    /// epoll(7)), no plaintext is held, and no end of input or error waits
+    /// to be reported.
     #[inline]
+    pub(crate) fn drained(&self) -> bool {
+        self.socket_drained && self.plaintext == 0 && !self.at_eof && self.failed.is_none()
+    }
+
+    /// Whether the input ended with the socket's end of file and no
+    /// `close_notify`: the stream may have been cut short.
+    #[inline]
+    pub(crate) fn is_truncated(&self) -> bool {
+        self.truncated
+    }
+
+    /// Plaintext decrypted and not yet taken out.
+    #[cfg(test)]
     pub(crate) fn plaintext_len(&self) -> usize {
         self.plaintext
     }
@@ -267,8 +361,18 @@ impl TlsSession {
         self.refresh_counts();
     }
 
+    /// Queues `close_notify` and writes what is queued, once, best effort:
+    /// what precedes a FIN on a graceful close. A full socket keeps the
+    /// rest (the FIN then cuts it, as it would cut plaintext left unsent).
+    pub(crate) fn close_notify(&mut self, socket: &mut impl Write) {
+        if !self.conn.is_handshaking() {
+            self.send_close_notify();
+        }
+        let _ = self.write_tls(socket);
+    }
+
     /// Whether the peer's `close_notify` has arrived.
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn peer_sent_close_notify(&self) -> bool {
         self.peer_closed
     }
@@ -280,6 +384,7 @@ impl TlsSession {
             Connection::Client(_) => None,
         };
         crate::tls::TlsInfo {
+            truncated: self.truncated,
             server_name,
             alpn_protocol: self.conn.alpn_protocol(),
             protocol_version: self.conn.protocol_version(),
@@ -306,6 +411,174 @@ impl TlsSession {
         self.queued_tls = state.tls_bytes_to_write();
         self.plaintext = state.plaintext_bytes_to_read();
         self.peer_closed = state.peer_has_closed();
+    }
+}
+
+/// A TLS session over its socket: the [`Stream::Tls`] variant, boxed there
+/// so that a plaintext connection's record stays small.
+#[derive(Debug)]
+pub(crate) struct TlsStream {
+    /// The TCP or Unix-domain socket the records travel on.
+    pub(crate) socket: Stream,
+    pub(crate) session: TlsSession,
+    /// Closing was made abortive (`reset_on_close`): no `close_notify`
+    /// on drop. A cell, as the loop asks for the reset through `&self`.
+    reset: Cell<bool>,
+    /// `close_notify` was sent (before a FIN).
+    notified: bool,
+    /// The listener an inbound connection came from, for its `on_open`.
+    pub(crate) listener: usize,
+}
+
+/// Where a handshake is after [`TlsStream::handshake`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Handshake {
+    /// Done: the application may see the connection.
+    Done,
+    /// Waiting for the peer (a readable edge) or for room in the socket
+    /// (a writable edge).
+    InProgress,
+}
+
+impl TlsStream {
+    pub(crate) fn new(socket: Stream, session: TlsSession) -> TlsStream {
+        TlsStream { socket, session, reset: Cell::new(false), notified: false, listener: 0 }
+    }
+
+    /// Moves the handshake on: reads and processes what the socket has
+    /// (until it is drained or the handshake is done, so application data
+    /// behind the last handshake message stays in the socket or the
+    /// session for the loop's read), then writes the answer, once.
+    ///
+    /// # Errors
+    ///
+    /// The socket's (not `WouldBlock`); `InvalidData` carrying rustls's
+    /// error for a failed handshake (its alert is written first, best
+    /// effort); `UnexpectedEof` if the peer closed mid-handshake.
+    pub(crate) fn handshake(&mut self) -> io::Result<Handshake> {
+        while self.session.is_handshaking() {
+            match self.session.read_tls(&mut Raw::new(&mut self.socket)) {
+                Ok(TlsRead::Data { drained: false, .. }) => {}
+                Ok(TlsRead::Data { drained: true, .. }) => break,
+                Ok(TlsRead::Eof { .. }) => {
+                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the peer closed during the handshake"));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    let _ = self.write_queued();
+                    return Err(e);
+                }
+            }
+        }
+        match self.write_queued() {
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {}
+            Err(e) => return Err(e),
+        }
+        Ok(if self.session.is_handshaking() { Handshake::InProgress } else { Handshake::Done })
+    }
+
+    /// Like `read(2)` of plaintext: [`TlsSession::read`] on this socket.
+    pub(crate) fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.session.read(&mut Raw::new(&mut self.socket), buf)
+    }
+
+    /// Like `writev(2)` of every record queued: [`TlsSession::write_tls`]
+    /// on this socket, until the socket is full (a short write) or nothing
+    /// is left. rustls gathers at most 64 records (1 MiB) per `writev`, so
+    /// this is one syscall unless more than that is queued. Returns the
+    /// bytes written; `WouldBlock` if the socket took none.
+    pub(crate) fn write_queued(&mut self) -> io::Result<usize> {
+        let mut total = 0;
+        while self.session.queued_tls() > 0 {
+            let mut raw = Raw { stream: &mut self.socket, short: false };
+            match self.session.write_tls(&mut raw) {
+                Ok(n) => {
+                    total += n;
+                    if raw.short || n == 0 {
+                        break;
+                    }
+                }
+                Err(e) if total > 0 && e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(total)
+    }
+
+    /// `close_notify`, written with whatever is queued before it, then
+    /// the socket's `shutdown(SHUT_WR)`: the end of a graceful close, or a
+    /// half-close.
+    pub(crate) fn shutdown_write(&mut self) -> io::Result<()> {
+        self.notify_close();
+        self.socket.shutdown_write()
+    }
+
+    /// Makes closing abortive: a reset, and no `close_notify`.
+    pub(crate) fn reset_on_close(&self) -> io::Result<()> {
+        self.reset.set(true);
+        self.socket.reset_on_close()
+    }
+
+    fn notify_close(&mut self) {
+        if !self.notified {
+            self.notified = true;
+            self.session.close_notify(&mut Raw::new(&mut self.socket));
+        }
+    }
+}
+
+impl Drop for TlsStream {
+    /// A graceful close that did not half-close first (the peer had
+    /// already closed, or the loop is stopping) still tells the peer the
+    /// stream is complete: `close_notify` before the socket's FIN. After a
+    /// failed handshake, the alert saying why goes out instead.
+    fn drop(&mut self) {
+        if self.reset.get() {
+            return;
+        }
+        if self.session.is_handshaking() {
+            let _ = self.write_queued();
+        } else {
+            self.notify_close();
+        }
+    }
+}
+
+/// A plaintext socket as rustls reads and writes it, noting whether a
+/// write was short (the socket is full).
+struct Raw<'a> {
+    stream: &'a mut Stream,
+    short: bool,
+}
+
+impl<'a> Raw<'a> {
+    fn new(stream: &'a mut Stream) -> Raw<'a> {
+        Raw { stream, short: false }
+    }
+}
+
+impl Read for Raw<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.stream.read(buf)
+    }
+}
+
+impl Write for Raw<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.stream.write(buf, &[])?;
+        self.short |= n < buf.len();
+        Ok(n)
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        let n = self.stream.write_vectored(bufs)?;
+        self.short |= n < bufs.iter().map(|buf| buf.len()).sum::<usize>();
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
