@@ -226,7 +226,11 @@ impl TlsSession {
             match self.read_tls(socket) {
                 Ok(TlsRead::Data { drained, .. }) => {
                     filled += self.read_plaintext(&mut buf[filled..]);
-                    if drained {
+                    if self.peer_closed {
+                        // close_notify ends the input, whether or not the
+                        // FIN follows: no edge will say so again.
+                        self.at_eof = true;
+                    } else if drained {
                         self.socket_drained = true;
                         break;
                     }
