@@ -38,6 +38,10 @@ pub struct TestPki {
     server_key_der: Vec<u8>,
     /// A client certificate (for mutual TLS).
     pub client_cert: CertificateDer<'static>,
+    /// The client certificate, PEM.
+    pub client_cert_pem: String,
+    /// The client's private key, PKCS #8 PEM.
+    pub client_key_pem: String,
     client_key_der: Vec<u8>,
 }
 
@@ -72,6 +76,8 @@ impl TestPki {
             server_key_pem: server_key.serialize_pem(),
             server_key_der: server_key.serialize_der(),
             client_cert: client_cert.der().clone(),
+            client_cert_pem: client_cert.pem(),
+            client_key_pem: client_key.serialize_pem(),
             client_key_der: client_key.serialize_der(),
         }
     }
