@@ -103,7 +103,8 @@ fn cpu_ticks(pid: u32) -> io::Result<u64> {
     // Fields after the command name, which is in parentheses and may hold spaces.
     let rest = stat.rsplit_once(')').map(|(_, rest)| rest).ok_or_else(|| io::Error::other("no ) in stat"))?;
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let field = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).ok_or_else(|| io::Error::other("short stat"));
+    let field =
+        |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).ok_or_else(|| io::Error::other("short stat"));
     // `rest` starts at field 3 (state): utime is field 14, stime 15.
     Ok(field(11)? + field(12)?)
 }
