@@ -94,13 +94,7 @@ fn main() -> std::io::Result<()> {
         _ => None,
     };
     if args.threads != 1 {
-        if certificate.is_some() {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "TLS serves from one loop: drop --threads (a LoopGroup has no TLS listener yet)",
-            ));
-        }
-        return run_group(config, &args);
+        return run_group(config, &args, certificate.as_ref());
     }
     let mut el = EventLoop::new(config, Echo)?;
     for addr in &args.listen {
@@ -130,7 +124,7 @@ fn main() -> std::io::Result<()> {
 }
 
 /// `--threads N`: N loops, each with its own `Echo`; `max_connections` is per loop.
-fn run_group(config: Config, args: &Args) -> std::io::Result<()> {
+fn run_group(config: Config, args: &Args, certificate: Option<&tls::Certificate>) -> std::io::Result<()> {
     let mut builder = GroupBuilder::new(config);
     if args.threads > 0 {
         builder = builder.threads(args.threads);
@@ -142,6 +136,13 @@ fn run_group(config: Config, args: &Args) -> std::io::Result<()> {
     for path in &args.unix {
         group.listen_unix(path, None)?;
         println!("listening on unix:{}", path.display());
+    }
+    if let Some(certificate) = certificate {
+        let (server_config, trust) = tls::server_config(certificate)?;
+        println!("listening on tls:{}", group.listen_tls(args.tls_listen, server_config)?);
+        if let Some(cert) = trust {
+            println!("self-signed certificate for localhost: {}", cert.display());
+        }
     }
     group.stop_on_signals()?;
     for exit in group.run()? {

@@ -237,6 +237,10 @@ pub(crate) struct Listeners {
     /// Per listener: the TLS config it speaks with, if it speaks TLS.
     #[cfg(feature = "tls")]
     pub(crate) tls: Vec<Option<Arc<rustls::ServerConfig>>>,
+    /// Per listener of a group's acceptor (whose connections this loop
+    /// adopts): the TLS config it speaks with, if it speaks TLS.
+    #[cfg(feature = "tls")]
+    pub(crate) adopted_tls: Vec<Option<Arc<rustls::ServerConfig>>>,
 }
 
 /// An episode of running out of file descriptors.
@@ -259,16 +263,27 @@ impl Listeners {
 
     /// The last listener added speaks TLS with `config`.
     #[cfg(feature = "tls")]
-    fn set_tls(&mut self, config: Arc<rustls::ServerConfig>) {
+    pub(crate) fn set_tls(&mut self, config: Arc<rustls::ServerConfig>) {
         if let Some(last) = self.tls.last_mut() {
             *last = Some(config);
         }
     }
 
-    /// The TLS config listener `slot` speaks with, if it speaks TLS.
+    /// The group acceptor's listener `index` speaks TLS with `config`.
     #[cfg(feature = "tls")]
-    pub(crate) fn tls_config(&self, slot: usize) -> Option<Arc<rustls::ServerConfig>> {
-        self.tls.get(slot).cloned().flatten()
+    pub(crate) fn set_adopted_tls(&mut self, index: usize, config: Arc<rustls::ServerConfig>) {
+        if self.adopted_tls.len() <= index {
+            self.adopted_tls.resize(index + 1, None);
+        }
+        self.adopted_tls[index] = Some(config);
+    }
+
+    /// The TLS config listener `slot` speaks with, if it speaks TLS: one of
+    /// this loop's listeners, or with `adopted`, of the group's acceptor.
+    #[cfg(feature = "tls")]
+    pub(crate) fn tls_config(&self, slot: usize, adopted: bool) -> Option<Arc<rustls::ServerConfig>> {
+        let table = if adopted { &self.adopted_tls } else { &self.tls };
+        table.get(slot).cloned().flatten()
     }
 
     /// How many more connections listener `slot` may accept in `turn`.
