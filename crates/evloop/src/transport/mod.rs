@@ -76,6 +76,9 @@ impl Stream {
     /// (`conn::write_tls`), which keep the count of queued records.
     #[inline(always)]
     pub(crate) fn write(&mut self, first: &[u8], second: &[u8]) -> io::Result<usize> {
+        // Through TLS this would put plaintext on the wire.
+        #[cfg(feature = "tls")]
+        debug_assert!(!matches!(self, Stream::Tls(_)), "a TLS stream is written through conn::write_tls");
         if second.is_empty() {
             // send(2) with MSG_NOSIGNAL, as std's does: a peer that has
             // gone raises EPIPE, never SIGPIPE. (`writev` cannot take the
