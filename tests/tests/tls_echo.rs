@@ -3,7 +3,7 @@
 
 use evloop::CloseReason;
 use evloop_tests::tls::{connect_tls, start_tls_server, tls_round_trip, TestPki};
-use evloop_tests::{test_config, Recorder, Seen};
+use evloop_tests::{test_config, Recorder};
 
 #[test]
 fn a_plaintext_handler_echoes_through_tls() {
@@ -19,5 +19,31 @@ fn a_plaintext_handler_echoes_through_tls() {
         matches!(reason, CloseReason::TlsTruncated | CloseReason::PeerClosed | CloseReason::Reset),
         "closing the client ends the connection, not {reason:?}"
     );
-    let _ = Seen::Stop;
+}
+
+#[test]
+fn a_unix_domain_socket_speaks_tls_with_the_same_handler() {
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+
+    use evloop::EventLoop;
+    use evloop_tests::tls::server_name;
+    use evloop_tests::{Server, TIMEOUT};
+
+    let pki = TestPki::new();
+    let path = evloop_tests::transport::unix_socket_path("tls");
+    let (handler, _events) = Recorder::new();
+    let (listen_path, tls) = (path.clone(), pki.server_config());
+    let _server = Server::start_listening(test_config(), handler, move |el: &mut EventLoop<Recorder>| {
+        el.listen_unix_tls(&listen_path, tls)?;
+        el.listen("127.0.0.1:0".parse().unwrap())
+    });
+    let socket = UnixStream::connect(&path).expect("connect to the TLS Unix-domain socket");
+    socket.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let conn = evloop::tls::rustls::ClientConnection::new(pki.client_config(), server_name()).unwrap();
+    let mut client = evloop::tls::rustls::StreamOwned::new(conn, socket);
+    client.write_all(b"over a unix socket, through TLS").unwrap();
+    let mut reply = [0; 31];
+    client.read_exact(&mut reply).expect("the echo through TLS over a Unix-domain socket");
+    assert_eq!(&reply, b"over a unix socket, through TLS");
 }
