@@ -103,8 +103,13 @@ impl Stream {
         match self {
             Stream::Tcp(stream) => stream.as_fd(),
             Stream::Unix(stream) => stream.as_fd(),
+            // Not a recursive call, which would keep this out of line.
             #[cfg(feature = "tls")]
-            Stream::Tls(tls) => tls.socket.fd(),
+            Stream::Tls(tls) => match &tls.socket {
+                Stream::Tcp(stream) => stream.as_fd(),
+                Stream::Unix(stream) => stream.as_fd(),
+                Stream::Tls(_) => unreachable!("a TLS stream is always over a TCP or Unix-domain socket"),
+            },
         }
     }
 

@@ -483,6 +483,8 @@ impl TlsStream {
     }
 
     /// Like `read(2)` of plaintext: [`TlsSession::read`] on this socket.
+    /// Out of line: the plaintext transports' read stays small.
+    #[inline(never)]
     pub(crate) fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.session.read(&mut Raw::new(&mut self.socket), buf)
     }
