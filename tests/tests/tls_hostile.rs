@@ -72,3 +72,37 @@ fn two_hundred_handshakes_that_never_finish_are_all_cut_at_the_timeout_and_other
     assert_eq!(stats.closed(CloseReason::TlsHandshakeTimeout), 200, "each stalled handshake is counted");
     assert_eq!(stats.tls_handshakes, 1, "only the real client completed a handshake");
 }
+
+#[test]
+fn a_handshake_trickled_a_byte_at_a_time_is_cut_at_the_handshake_timeout() {
+    let pki = TestPki::new();
+    let timeout = Duration::from_millis(500);
+    let config = Config { tls_handshake_timeout: timeout, ..test_config() };
+    let (probe, _events) = TlsProbe::new(Reply::Echo);
+    let server = start_tls_server(config, probe, pki.server_config());
+    let mut slow = connect(server.addr);
+    slow.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
+    // A ClientHello record header and body, one byte every 50 ms: bytes keep
+    // coming, the handshake never completes. The pacing is the attack.
+    let started = std::time::Instant::now();
+    let mut cut = false;
+    for byte in [0x16, 0x03, 0x01, 0x02, 0x00].into_iter().chain(std::iter::repeat(0x01)).take(200) {
+        if slow.write_all(&[byte]).is_err() {
+            cut = true;
+            break;
+        }
+        let mut buf = [0; 1];
+        if matches!(slow.read(&mut buf), Ok(0)) || started.elapsed() > Duration::from_secs(10) {
+            cut = matches!(slow.read(&mut buf), Ok(0) | Err(_));
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let elapsed = started.elapsed();
+    assert!(cut, "the trickling handshake must be closed");
+    assert!(elapsed < Duration::from_secs(5), "bytes trickling in must not extend the handshake timeout: {elapsed:?}");
+    let mut client = connect_tls(server.addr, pki.client_config());
+    assert_eq!(tls_round_trip(&mut client, b"unaffected"), b"unaffected");
+    let (_, stats) = server.stop();
+    assert_eq!(stats.closed(CloseReason::TlsHandshakeTimeout), 1);
+}
