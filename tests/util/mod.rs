@@ -15,6 +15,7 @@ pub mod group;
 #[cfg(doctest)]
 pub mod guide;
 pub mod process;
+pub mod tls;
 pub mod transport;
 
 pub use transport::wait_for_unix_socket;
@@ -46,10 +47,20 @@ where
     /// Starts `handler` on a loop with `config`, listening on an ephemeral
     /// loopback port.
     pub fn start(config: Config, handler: H) -> Server<H> {
+        Server::start_listening(config, handler, |el| el.listen("127.0.0.1:0".parse().unwrap()))
+    }
+
+    /// Starts `handler` on a loop with `config`, listening as `listen` does
+    /// (a TLS listener, say) on an ephemeral loopback port it returns.
+    pub fn start_listening(
+        config: Config,
+        handler: H,
+        listen: impl FnOnce(&mut EventLoop<H>) -> io::Result<SocketAddr> + Send + 'static,
+    ) -> Server<H> {
         let (ready_tx, ready_rx) = mpsc::channel();
         let thread = thread::spawn(move || {
             let mut el = EventLoop::new(config, handler).expect("create the event loop");
-            let addr = el.listen("127.0.0.1:0".parse().unwrap()).expect("listen on 127.0.0.1:0");
+            let addr = listen(&mut el).expect("listen on 127.0.0.1:0");
             ready_tx.send((addr, el.handle())).unwrap();
             el.run().expect("the event loop failed");
             let stats = el.stats().clone();

@@ -31,6 +31,20 @@ pub enum CloseReason {
     Shutdown,
     /// A callback about this connection panicked.
     Panic,
+    /// A TLS connection's handshake failed (garbage instead of a hello, no
+    /// protocol version or cipher suite in common, a certificate that does
+    /// not verify, the peer closing mid-handshake). The application never
+    /// saw the connection: counted in [`Stats`](crate::Stats) only.
+    TlsHandshakeFailed,
+    /// A TLS connection's handshake did not complete within
+    /// [`Config::tls_handshake_timeout`](crate::Config::tls_handshake_timeout).
+    /// Counted in [`Stats`](crate::Stats) only, as for
+    /// [`TlsHandshakeFailed`](CloseReason::TlsHandshakeFailed).
+    TlsHandshakeTimeout,
+    /// A TLS peer's end of file came without `close_notify`: what it sent
+    /// may have been cut short. `on_eof` saw it first, with
+    /// [`TlsInfo::is_truncated`](crate::tls::TlsInfo::is_truncated) set.
+    TlsTruncated,
     /// Any other I/O error on the socket, with its kind.
     Error(io::ErrorKind),
 }
@@ -38,7 +52,7 @@ pub enum CloseReason {
 impl CloseReason {
     /// Every reason, in the order [`Stats`](crate::Stats) counts them
     /// (all `Error` kinds share one counter).
-    pub const ALL: [CloseReason; 10] = [
+    pub const ALL: [CloseReason; 13] = [
         CloseReason::PeerClosed,
         CloseReason::Reset,
         CloseReason::IdleTimeout,
@@ -48,6 +62,9 @@ impl CloseReason {
         CloseReason::App,
         CloseReason::Shutdown,
         CloseReason::Panic,
+        CloseReason::TlsHandshakeFailed,
+        CloseReason::TlsHandshakeTimeout,
+        CloseReason::TlsTruncated,
         CloseReason::Error(io::ErrorKind::Other),
     ];
 
@@ -63,7 +80,10 @@ impl CloseReason {
             CloseReason::App => 6,
             CloseReason::Shutdown => 7,
             CloseReason::Panic => 8,
-            CloseReason::Error(_) => 9,
+            CloseReason::TlsHandshakeFailed => 9,
+            CloseReason::TlsHandshakeTimeout => 10,
+            CloseReason::TlsTruncated => 11,
+            CloseReason::Error(_) => 12,
         }
     }
 
@@ -105,6 +125,9 @@ impl CloseReason {
             CloseReason::App => "app",
             CloseReason::Shutdown => "shutdown",
             CloseReason::Panic => "panic",
+            CloseReason::TlsHandshakeFailed => "tls handshake failed",
+            CloseReason::TlsHandshakeTimeout => "tls handshake timeout",
+            CloseReason::TlsTruncated => "tls truncated",
             CloseReason::Error(_) => "error",
         }
     }

@@ -127,6 +127,15 @@ pub struct Config {
     /// An outbound connect still pending after this long fails with
     /// `ErrorKind::TimedOut`. Default 10 seconds.
     pub connect_timeout: Duration,
+    /// A TLS handshake (feature `tls`) not complete this long after the
+    /// connection was accepted, or its TCP connect completed, is abandoned:
+    /// an inbound one closes with
+    /// [`CloseReason::TlsHandshakeTimeout`](crate::CloseReason::TlsHandshakeTimeout)
+    /// without reaching the handler, an outbound one fails with
+    /// `ErrorKind::TimedOut`. So a peer that opens connections and never
+    /// finishes a handshake (or sends it a byte a second) holds a slot for
+    /// this long at most. Default 10 seconds.
+    pub tls_handshake_timeout: Duration,
     /// On stop, how long queued output may take to flush before every
     /// connection is closed regardless. Default 5 seconds.
     pub shutdown_timeout: Duration,
@@ -164,6 +173,7 @@ impl Default for Config {
             write_timeout: Some(Duration::from_secs(30)),
             linger_timeout: Duration::from_secs(2),
             connect_timeout: Duration::from_secs(10),
+            tls_handshake_timeout: Duration::from_secs(10),
             shutdown_timeout: Duration::from_secs(5),
             accept_backoff: Duration::from_millis(100),
             events_capacity: 1024,

@@ -293,6 +293,48 @@ impl Ctx {
         self.start_connect_unix(path.as_ref())
     }
 
+    /// Starts a TLS connection to `addr` (feature `tls`): a nonblocking
+    /// connect as [`connect`](Ctx::connect) makes, then a handshake as a
+    /// client with `config`, sending `server_name` as SNI and checking the
+    /// server's certificate against it. `on_open` fires with
+    /// [`Origin::Outbound`](crate::Origin::Outbound) once the handshake has
+    /// completed; a refused connect or a failed handshake reaches
+    /// `on_connect_failed` (`InvalidData` carrying rustls's error, or
+    /// `TimedOut` after
+    /// [`Config::tls_handshake_timeout`](crate::Config::tls_handshake_timeout)).
+    /// Output sent before then waits, and goes out once it opens.
+    ///
+    /// # Errors
+    ///
+    /// As [`connect`](Ctx::connect); `InvalidInput` if rustls cannot use
+    /// `config`.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn connect_tls(
+        &mut self,
+        addr: SocketAddr,
+        server_name: rustls::pki_types::ServerName<'static>,
+        config: std::sync::Arc<rustls::ClientConfig>,
+    ) -> io::Result<ConnId> {
+        self.start_connect_tls(addr, server_name, config)
+    }
+
+    /// What the TLS handshake of `id` negotiated (feature `tls`): the
+    /// server name the client asked for, the ALPN protocol, the protocol
+    /// version and cipher suite, the peer's certificates; and whether its
+    /// input ended without `close_notify`
+    /// ([`TlsInfo::is_truncated`](crate::tls::TlsInfo::is_truncated)).
+    /// `None` if `id` is stale, not open yet, or not a TLS connection.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls(&self, id: ConnId) -> Option<crate::tls::TlsInfo<'_>> {
+        let conn = self.conns.get(id).filter(|conn| conn.is_live() && conn.phase() == Phase::Open)?;
+        match &conn.stream {
+            crate::transport::Stream::Tls(tls) => Some(tls.session.info()),
+            _ => None,
+        }
+    }
+
     /// Schedules a timer that fires [`Handler::on_timer`](crate::Handler::on_timer)
     /// with `key` after `after`, whatever happens to connections.
     pub fn set_timer(&mut self, after: Duration, key: u64) -> TimerId {

@@ -160,6 +160,8 @@
 //! - `signals` (off by default): `EventLoop::stop_on_signals`, through
 //!   `signal-hook-mio`. Build the docs with `cargo doc -p evloop
 //!   --all-features` to see it.
+//! - `tls` (off by default): TLS through rustls on its aws-lc-rs provider
+//!   (the [`tls`] module).
 //!
 //! [mio]: https://docs.rs/mio
 //! [slab]: https://docs.rs/slab
@@ -201,6 +203,9 @@ mod handler;
 mod id;
 mod loop_handle;
 mod stats;
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+pub mod tls;
 mod transport;
 
 pub use close_reason::CloseReason;

@@ -22,13 +22,19 @@ pub struct Stats {
     /// Connections closed, by [`CloseReason::counter_index`] order; read it
     /// with [`Stats::closed`].
     closed_by_reason: [u64; CloseReason::ALL.len()],
-    /// Bytes read from sockets.
+    /// Bytes read from sockets (through TLS: the plaintext the
+    /// application was given).
     pub bytes_in: u64,
-    /// Bytes written to sockets.
+    /// Bytes written to sockets (through TLS: the records carrying the
+    /// application's output).
     pub bytes_out: u64,
-    /// `read(2)` calls, including the ones that found nothing.
+    /// `read(2)` calls, including the ones that found nothing (through
+    /// TLS: reads of plaintext, each one `read(2)` of records or more, and
+    /// handshake steps).
     pub read_calls: u64,
-    /// `write(2)` calls, including the ones that found the socket full.
+    /// `write(2)` calls, including the ones that found the socket full
+    /// (through TLS: those carrying the application's output, not the
+    /// handshake's or `close_notify`).
     pub write_calls: u64,
     /// `accept(2)` calls, including the last one of a burst that finds none.
     pub accept_calls: u64,
@@ -38,6 +44,12 @@ pub struct Stats {
     pub timers_fired: u64,
     /// Messages delivered from other threads.
     pub messages: u64,
+    /// TLS handshakes completed (inbound and outbound). Those that failed
+    /// or timed out are counted by [`Stats::closed`] with
+    /// [`CloseReason::TlsHandshakeFailed`] and
+    /// [`CloseReason::TlsHandshakeTimeout`] (inbound) or in
+    /// `connect_failed` (outbound).
+    pub tls_handshakes: u64,
 }
 
 impl Stats {
@@ -62,6 +74,13 @@ impl Stats {
     pub(crate) fn count_close(&mut self, reason: CloseReason) {
         self.closed_by_reason[reason.counter_index()] += 1;
         self.open -= 1;
+    }
+
+    /// Counts the close of a connection the application never saw (an
+    /// inbound TLS handshake that did not complete): not an open one.
+    #[cfg(feature = "tls")]
+    pub(crate) fn count_unopened_close(&mut self, reason: CloseReason) {
+        self.closed_by_reason[reason.counter_index()] += 1;
     }
 }
 

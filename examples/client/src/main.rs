@@ -16,6 +16,8 @@
 //! cargo run --release -p client -- 127.0.0.1:1       # "connection refused: 127.0.0.1:1", exit 1
 //! cargo run --release -p client -- --connections 1000 --messages 100 --size 512 127.0.0.1:7878
 //! cargo run --release -p client -- --unix /tmp/echo.sock   # a Unix-domain socket (echo --unix)
+//! cargo run --release -p client -- --tls --insecure 127.0.0.1:7879   # TLS (echo --tls-self-signed)
+//! cargo run --release -p client -- --tls --ca ca.pem 127.0.0.1:7879  # TLS, checking the certificate
 //! ```
 //!
 //! Interactive mode is one connection on the loop; load mode opens every
@@ -31,6 +33,7 @@ mod report;
 mod server_addr;
 mod stdin_feed;
 mod target;
+mod tls;
 
 use std::io;
 use std::net::SocketAddr;
@@ -60,6 +63,18 @@ struct Args {
     /// Connect to the Unix-domain socket at this path instead of ADDR.
     #[arg(long)]
     unix: Option<PathBuf>,
+    /// Speak TLS to ADDR (needs --ca or --insecure).
+    #[arg(long, conflicts_with = "unix")]
+    tls: bool,
+    /// With --tls: trust the certificate authorities in this PEM file.
+    #[arg(long, requires = "tls")]
+    ca: Option<PathBuf>,
+    /// With --tls: accept any server certificate (as `curl -k`).
+    #[arg(long, requires = "tls", conflicts_with = "ca")]
+    insecure: bool,
+    /// With --tls: the server name sent (SNI) and checked against its certificate.
+    #[arg(long, default_value = "localhost", requires = "tls")]
+    tls_name: String,
     /// Give up on a connect still pending after this many seconds.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     connect_timeout_secs: u64,
@@ -79,9 +94,23 @@ fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let args = Args::parse();
     let connect_timeout = Duration::from_secs(args.connect_timeout_secs);
-    let target = match args.unix {
-        Some(path) => Target::Unix(path),
-        None => Target::Tcp(args.addr),
+    let target = match (args.unix, args.tls) {
+        (Some(path), _) => Target::Unix(path),
+        (None, true) => {
+            let config = match tls::client_config(args.ca.as_deref(), args.insecure) {
+                Ok(config) => config,
+                Err(e) => {
+                    eprintln!("client: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let Ok(name) = evloop::tls::rustls::pki_types::ServerName::try_from(args.tls_name.clone()) else {
+                eprintln!("client: --tls-name {:?} is not a valid server name", args.tls_name);
+                return ExitCode::FAILURE;
+            };
+            Target::Tls(args.addr, name, config)
+        }
+        (None, false) => Target::Tcp(args.addr),
     };
     let outcome = match args.connections {
         Some(connections) => load::run(LoadSpec {

@@ -5,16 +5,22 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
+use evloop::tls::rustls::pki_types::ServerName;
+use evloop::tls::rustls::ClientConfig;
 use evloop::{ConnId, EventLoop, Handler};
 
-/// A server to connect to, over either transport.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A server to connect to, over either transport, or TLS over TCP.
+#[derive(Debug, Clone)]
 pub(crate) enum Target {
     /// `HOST:PORT`, resolved once at start.
     Tcp(SocketAddr),
     /// A Unix-domain stream socket.
     Unix(PathBuf),
+    /// TLS to `HOST:PORT` (`--tls`): the name sent as SNI and checked
+    /// against the server's certificate, and the client config.
+    Tls(SocketAddr, ServerName<'static>, Arc<ClientConfig>),
 }
 
 impl Target {
@@ -28,6 +34,7 @@ impl Target {
         match self {
             Target::Tcp(addr) => el.connect(*addr),
             Target::Unix(path) => el.connect_unix(path),
+            Target::Tls(addr, name, config) => el.connect_tls(*addr, name.clone(), config.clone()),
         }
     }
 }
@@ -37,6 +44,7 @@ impl fmt::Display for Target {
         match self {
             Target::Tcp(addr) => addr.fmt(f),
             Target::Unix(path) => write!(f, "unix:{}", path.display()),
+            Target::Tls(addr, _, _) => write!(f, "tls:{addr}"),
         }
     }
 }

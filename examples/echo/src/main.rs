@@ -14,9 +14,14 @@
 //! cargo run --release -p echo -- --threads 0  # one loop per CPU (a LoopGroup)
 //! cargo run --release -p echo -- --unix /tmp/echo.sock  # a Unix-domain socket
 //! nc -U /tmp/echo.sock                        # or: socat - UNIX-CONNECT:/tmp/echo.sock
+//! cargo run --release -p echo -- --tls-self-signed   # TLS on 127.0.0.1:7879 too
+//! openssl s_client -connect 127.0.0.1:7879 -CAfile CERT  # CERT: the path it prints
+//! cargo run --release -p echo -- --tls-cert cert.pem --tls-key key.pem
 //! ```
 //!
 //! Ctrl-C (SIGINT) or SIGTERM stops it gracefully and logs the final stats.
+
+mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -47,6 +52,20 @@ struct Args {
     /// Close a connection whose output makes no progress for this many seconds (0: never).
     #[arg(long, default_value_t = 30)]
     write_timeout_secs: u64,
+    /// TLS: the certificate chain (PEM, own certificate first). With
+    /// --tls-key, a TLS listener on --tls-listen serves the same echo.
+    #[arg(long, requires = "tls_key", conflicts_with = "tls_self_signed")]
+    tls_cert: Option<PathBuf>,
+    /// TLS: the certificate's private key (PEM: PKCS #8, PKCS #1 or SEC1).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// TLS with a certificate for localhost made at start, for trying it:
+    /// the certificate's path is printed, for a client to trust.
+    #[arg(long)]
+    tls_self_signed: bool,
+    /// Address of the TLS listener (with --tls-cert or --tls-self-signed).
+    #[arg(long, default_value = "127.0.0.1:7879")]
+    tls_listen: SocketAddr,
     /// Event loops, one per thread, sharing the port with SO_REUSEPORT (0: one per CPU
     /// this process may use). 1 is the single-threaded loop.
     #[arg(long, default_value_t = 1)]
@@ -69,8 +88,13 @@ fn main() -> std::io::Result<()> {
         write_timeout: seconds(args.write_timeout_secs),
         ..Config::default()
     };
+    let certificate = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::Certificate::Files { cert: cert.clone(), key: key.clone() }),
+        _ if args.tls_self_signed => Some(tls::Certificate::SelfSigned),
+        _ => None,
+    };
     if args.threads != 1 {
-        return run_group(config, &args);
+        return run_group(config, &args, certificate.as_ref());
     }
     let mut el = EventLoop::new(config, Echo)?;
     for addr in &args.listen {
@@ -81,6 +105,15 @@ fn main() -> std::io::Result<()> {
     for path in &args.unix {
         el.listen_unix(path)?;
         println!("listening on unix:{}", path.display());
+    }
+    if let Some(certificate) = &certificate {
+        let (server_config, trust) = tls::server_config(certificate)?;
+        let bound = el.listen_tls(args.tls_listen, server_config)?;
+        println!("listening on tls:{bound}");
+        if let Some(cert) = trust {
+            println!("self-signed certificate for localhost: {}", cert.display());
+            println!("try: openssl s_client -connect {bound} -CAfile {}", cert.display());
+        }
     }
     init_logging();
     // Ctrl-C / SIGTERM: stop accepting, flush, close everyone, return.
@@ -96,7 +129,7 @@ fn init_logging() {
 }
 
 /// `--threads N`: N loops, each with its own `Echo`; `max_connections` is per loop.
-fn run_group(config: Config, args: &Args) -> std::io::Result<()> {
+fn run_group(config: Config, args: &Args, certificate: Option<&tls::Certificate>) -> std::io::Result<()> {
     let mut builder = GroupBuilder::new(config);
     if args.threads > 0 {
         builder = builder.threads(args.threads);
@@ -108,6 +141,13 @@ fn run_group(config: Config, args: &Args) -> std::io::Result<()> {
     for path in &args.unix {
         group.listen_unix(path, None)?;
         println!("listening on unix:{}", path.display());
+    }
+    if let Some(certificate) = certificate {
+        let (server_config, trust) = tls::server_config(certificate)?;
+        println!("listening on tls:{}", group.listen_tls(args.tls_listen, server_config)?);
+        if let Some(cert) = trust {
+            println!("self-signed certificate for localhost: {}", cert.display());
+        }
     }
     init_logging();
     group.stop_on_signals()?;

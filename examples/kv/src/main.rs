@@ -10,6 +10,8 @@
 //! cargo run --release -p kv -- --unixsocket /tmp/kv.sock --unixsocketperm 700
 //! redis-cli -s /tmp/kv.sock                      # the same server over a Unix-domain socket
 //! redis-benchmark -s /tmp/kv.sock -q -t set,get  # ... which redis-benchmark drives too
+//! cargo run --release -p kv -- --tls-port 6390 --tls-cert-file cert.pem --tls-key-file key.pem
+//! redis-cli --tls --cacert cert.pem -p 6390      # TLS, Redis's option names
 //! ```
 //!
 //! Ctrl-C (SIGINT) or SIGTERM stops it gracefully: replies already queued
@@ -18,6 +20,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
@@ -62,6 +65,39 @@ struct Args {
     /// Cron runs per second: active expiry and the per-second rates (Redis's hz).
     #[arg(long, default_value_t = Settings::default().hz)]
     hz: u32,
+    /// Port of a TLS listener on 127.0.0.1, beside the plaintext ones (Redis's tls-port).
+    #[arg(long, requires_all = ["tls_cert_file", "tls_key_file"])]
+    tls_port: Option<u16>,
+    /// The TLS certificate chain, PEM (Redis's tls-cert-file).
+    #[arg(long)]
+    tls_cert_file: Option<PathBuf>,
+    /// The certificate's private key, PEM (Redis's tls-key-file).
+    #[arg(long)]
+    tls_key_file: Option<PathBuf>,
+    /// Authorities whose client certificates are accepted, PEM (Redis's
+    /// tls-ca-cert-file). Clients must then present one, as with Redis's
+    /// default `tls-auth-clients yes`.
+    #[arg(long)]
+    tls_ca_cert_file: Option<PathBuf>,
+    /// With --tls-ca-cert-file: whether clients must present a certificate
+    /// (Redis's tls-auth-clients: yes, or no).
+    #[arg(long, default_value = "yes", value_parser = ["yes", "no"])]
+    tls_auth_clients: String,
+}
+
+/// The TLS listener's config from Redis's option names: a certificate and
+/// key, and with a CA file, client certificates checked against it.
+fn tls_config(args: &Args) -> std::io::Result<Option<Arc<evloop::tls::rustls::ServerConfig>>> {
+    let (Some(cert), Some(key)) = (&args.tls_cert_file, &args.tls_key_file) else { return Ok(None) };
+    let certs = evloop::tls::load_certs(cert)?;
+    let key = evloop::tls::load_private_key(key)?;
+    let config = match &args.tls_ca_cert_file {
+        Some(ca) if args.tls_auth_clients == "yes" => {
+            evloop::tls::server_config_with_client_auth(certs, key, evloop::tls::load_roots(ca)?)?
+        }
+        _ => evloop::tls::server_config(certs, key)?,
+    };
+    Ok(Some(config))
 }
 
 fn main() -> std::io::Result<()> {
@@ -89,6 +125,10 @@ fn main() -> std::io::Result<()> {
             None => el.listen_unix(path)?,
         }
         println!("listening on unix:{}", path.display());
+    }
+    if let (Some(port), Some(config)) = (args.tls_port, tls_config(&args)?) {
+        let bound = el.listen_tls(SocketAddr::from(([127, 0, 0, 1], port)), config)?;
+        println!("listening on tls:{bound}");
     }
     // Ctrl-C / SIGTERM: stop accepting, flush, close everyone, return.
     el.stop_on_signals()?;

@@ -8,6 +8,7 @@
 //! cargo run --release -p line     # listens on 127.0.0.1:7880
 //! nc 127.0.0.1 7880               # in two terminals: what one types, the other reads
 //! cargo run --release -p line -- --unix /tmp/line.sock   # also on a Unix socket: nc -U /tmp/line.sock
+//! cargo run --release -p line -- --tls-cert cert.pem --tls-key key.pem   # and TLS on 127.0.0.1:7881
 //! ```
 
 use std::collections::BTreeMap;
@@ -115,6 +116,12 @@ fn main() -> io::Result<()> {
     if let Some(path) = arg("--unix") {
         el.listen_unix(&path)?;
         println!("listening on unix:{path}");
+    }
+    // `--tls-cert FILE --tls-key FILE`: the same room over TLS (`--tls-listen ADDR`).
+    if let (Some(cert), Some(key)) = (arg("--tls-cert"), arg("--tls-key")) {
+        let tls = evloop::tls::server_config(evloop::tls::load_certs(cert)?, evloop::tls::load_private_key(key)?)?;
+        let addr = arg("--tls-listen").unwrap_or("127.0.0.1:7881".into()).parse().map_err(io::Error::other)?;
+        println!("listening on tls:{}", el.listen_tls(addr, tls)?);
     }
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     el.stop_on_signals()?; // Ctrl-C, SIGTERM: flush, close everyone, return

@@ -20,6 +20,11 @@ use crate::{CloseReason, Origin, Stats, TimerId};
 pub(crate) enum Phase {
     /// An outbound connect is in flight; `on_open` has not fired.
     Connecting,
+    /// Connected, and the TLS handshake under way (`transport/tls.rs`);
+    /// `on_open` has not fired. It shares the `CONNECTING` flag: neither
+    /// reads for the application nor writes its output.
+    #[cfg(feature = "tls")]
+    Handshaking,
     /// Open: `on_open` fired, so `on_close` will.
     Open,
     /// Closed for the application (`on_close` fired, its id is stale), but
@@ -28,6 +33,19 @@ pub(crate) enum Phase {
     /// because closing a socket with unread input makes Linux send RST and
     /// discard output still in flight to the peer.
     Lingering,
+}
+
+impl Phase {
+    /// Whether `on_open` has yet to fire: connecting, or handshaking.
+    #[inline]
+    pub(crate) fn is_unopened(self) -> bool {
+        match self {
+            Phase::Connecting => true,
+            #[cfg(feature = "tls")]
+            Phase::Handshaking => true,
+            Phase::Open | Phase::Lingering => false,
+        }
+    }
 }
 
 /// How a connection is to end, once it has been asked to.
@@ -137,7 +155,7 @@ impl Conn {
 
     pub(crate) fn set_phase(&mut self, phase: Phase) {
         self.phase = phase;
-        self.flags.set(Flags::CONNECTING, phase == Phase::Connecting);
+        self.flags.set(Flags::CONNECTING, phase.is_unopened());
         self.flags.set(Flags::LINGERING, phase == Phase::Lingering);
     }
 
@@ -189,14 +207,39 @@ impl Conn {
         budget.saturating_sub(self.read_in_turn)
     }
 
+    /// Whether output waits: plaintext in the queue, or (through TLS)
+    /// records the socket has not taken yet.
+    #[inline]
+    pub(crate) fn has_output(&self) -> bool {
+        !self.output.is_empty() || self.stream.queued_tls() > 0
+    }
+
+    /// Bytes of output waiting, on both sides of a TLS session: the
+    /// plaintext queue and the records not written yet. What watermarks,
+    /// `is_writable` and `queued_output` count.
+    #[inline]
+    pub(crate) fn queued_out(&self) -> usize {
+        self.output.len() + self.stream.queued_tls()
+    }
+
     /// One `write(2)` of the queued output, if the socket may take it.
     /// Output is one contiguous buffer, so one write says all a `writev`
     /// would. Returns the bytes written.
     pub(crate) fn write_output(&mut self, stats: &mut Stats, now: Instant, turn: u64) -> io::Result<usize> {
-        if !self.flags.any(Flags::WRITABLE) || self.output.is_empty() {
+        if !self.flags.any(Flags::WRITABLE) || !self.has_output() {
             return Ok(0);
         }
         self.written_turn = turn;
+        #[cfg(feature = "tls")]
+        if let Stream::Tls(tls) = &mut self.stream {
+            let plaintext = self.output.len();
+            let n = write_tls(tls, &mut self.flags, self.output.as_slice(), &[], stats)?;
+            self.output.consume_keeping(plaintext);
+            if n > 0 {
+                self.wrote_at(now);
+            }
+            return Ok(n);
+        }
         let n = write_nonblocking(&mut self.stream, &mut self.flags, self.output.as_slice(), &[], stats)?;
         if n > 0 {
             self.wrote_at(now);
@@ -219,7 +262,10 @@ impl Conn {
     /// rather than allocating one.
     pub(crate) fn begin_queueing(&mut self, now: Instant, spare: &mut SpareOutput) {
         debug_assert!(self.output.is_empty());
-        self.last_write_progress = now;
+        // Records still waiting from before keep their stall clock.
+        if self.stream.queued_tls() == 0 {
+            self.last_write_progress = now;
+        }
         if !self.output.has_storage() {
             if let Some(storage) = spare.take() {
                 self.output.adopt(storage);
@@ -240,6 +286,17 @@ impl Conn {
     pub(crate) fn reset_on_close(&self) {
         if let Err(e) = self.stream.reset_on_close() {
             debug!("SO_LINGER 0 on a closing socket: {e}");
+        }
+    }
+
+    /// Why the connection closes after the peer's end of file: the peer
+    /// closed, or through TLS, closed without `close_notify` (a stream
+    /// that may have been cut short).
+    pub(crate) fn eof_reason(&self) -> CloseReason {
+        match &self.stream {
+            #[cfg(feature = "tls")]
+            Stream::Tls(tls) if tls.session.is_truncated() => CloseReason::TlsTruncated,
+            _ => CloseReason::PeerClosed,
         }
     }
 
@@ -280,4 +337,37 @@ pub(crate) fn write_nonblocking(
         }
         Err(e) => Err(e),
     }
+}
+
+/// Through TLS, the write `write_nonblocking` makes on a plaintext socket:
+/// `first` then `second` are encrypted together (as few records as their
+/// length allows), then every queued record goes out in one `writev(2)`.
+/// The plaintext is always taken whole; what the socket does not take
+/// stays queued in the session, counted by `Stream::queued_tls`, and
+/// `WRITABLE` drops until the next writable edge. Returns the ciphertext
+/// bytes the socket took (progress, for the write timeout).
+#[cfg(feature = "tls")]
+#[cold]
+pub(crate) fn write_tls(
+    tls: &mut crate::transport::tls::TlsStream,
+    flags: &mut Flags,
+    first: &[u8],
+    second: &[u8],
+    stats: &mut Stats,
+) -> io::Result<usize> {
+    tls.session.send(first, second)?;
+    if tls.session.queued_tls() == 0 {
+        return Ok(0);
+    }
+    stats.write_calls += 1;
+    let written = match tls.write_queued() {
+        Ok(n) => n,
+        Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => 0,
+        Err(e) => return Err(e),
+    };
+    stats.bytes_out += written as u64;
+    if tls.session.queued_tls() > 0 {
+        flags.remove(Flags::WRITABLE);
+    }
+    Ok(written)
 }

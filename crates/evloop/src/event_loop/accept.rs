@@ -42,10 +42,10 @@ impl<H: Handler> EventLoop<H> {
             match accepted {
                 Ok((stream, peer)) => match self.admit(&peer) {
                     Ok(()) => {
-                        self.open_inbound(stream, slot, peer);
+                        self.open_inbound(stream, slot, peer, false);
                         self.after_dispatch();
                     }
-                    Err(why) => self.refuse(stream, slot, peer, why),
+                    Err(why) => self.refuse(stream, slot, peer, why, false),
                 },
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
                 Err(e) if is_per_connection(&e) => debug!("accept on listener {slot}: {e}"),
@@ -76,10 +76,10 @@ impl<H: Handler> EventLoop<H> {
         match self.admit(&peer) {
             Ok(()) => {
                 debug!("adopted {peer} from listener {listener}");
-                self.open_inbound(stream, listener, peer);
+                self.open_inbound(stream, listener, peer, true);
                 self.after_dispatch();
             }
-            Err(why) => self.refuse(stream, listener, peer, why),
+            Err(why) => self.refuse(stream, listener, peer, why, true),
         }
     }
 
@@ -127,11 +127,12 @@ impl<H: Handler> EventLoop<H> {
     }
 
     /// Turns away a connection accepted past a limit: writes the handler's
-    /// refusal once, best effort, and closes the socket gracefully (FIN,
-    /// then a linger: see [`linger_refused`](EventLoop::linger_refused)),
-    /// so the peer sees why and an end of file rather than a connect that
-    /// hangs in the backlog.
-    fn refuse(&mut self, mut stream: Stream, slot: usize, peer: PeerAddr, why: Refusal) {
+    /// refusal once, best effort (on a TLS listener nothing: it would reach
+    /// the client as a record it cannot parse), and closes the socket
+    /// gracefully (FIN, then a linger: see
+    /// [`linger_refused`](EventLoop::linger_refused)), so the peer sees why
+    /// and an end of file rather than a connect that hangs in the backlog.
+    fn refuse(&mut self, mut stream: Stream, slot: usize, peer: PeerAddr, why: Refusal, adopted: bool) {
         self.cx.stats.rejected += 1;
         if why == Refusal::MaxConnections && !self.cx.listeners.rejecting_at_limit {
             self.cx.listeners.rejecting_at_limit = true;
@@ -150,6 +151,10 @@ impl<H: Handler> EventLoop<H> {
         let policy = self.cx.config.panic_policy;
         let handler = &mut self.handler;
         let message = guard(policy, "on_refused", || handler.on_refused(&peer, why)).unwrap_or_default();
+        #[cfg(feature = "tls")]
+        let message = if self.cx.listeners.tls_config(slot, adopted).is_some() { &[][..] } else { message };
+        #[cfg(not(feature = "tls"))]
+        let _ = adopted;
         if !message.is_empty() {
             self.cx.stats.write_calls += 1;
             if let Ok(n) = stream.write(message, &[]) {
@@ -180,13 +185,30 @@ impl<H: Handler> EventLoop<H> {
         }
     }
 
-    fn open_inbound(&mut self, stream: Stream, slot: usize, peer: PeerAddr) {
+    /// `adopted`: handed over by a group's acceptor, whose listener `slot` is.
+    fn open_inbound(&mut self, stream: Stream, slot: usize, peer: PeerAddr, adopted: bool) {
         if self.cx.config.tcp_nodelay {
             if let Err(e) = stream.set_nodelay() {
                 debug!("TCP_NODELAY on an accepted socket: {e}");
             }
         }
         let ip = peer.ip();
+        #[cfg(not(feature = "tls"))]
+        let _ = adopted;
+        #[cfg(feature = "tls")]
+        if let Some(config) = self.cx.listeners.tls_config(slot, adopted) {
+            // `on_open` waits for the handshake (`handshake.rs`).
+            match self.cx.insert_tls_inbound(stream, slot, peer, config) {
+                Ok(_) => self.cx.stats.accepted += 1,
+                Err(e) => {
+                    warn!("registering an accepted TLS socket failed: {e}");
+                    if let (Some(_), Some(ip)) = (self.cx.config.max_connections_per_ip, ip) {
+                        self.cx.listeners.release_ip(ip);
+                    }
+                }
+            }
+            return;
+        }
         match self.cx.insert_conn(stream, Phase::Open, Origin::Inbound { listener: slot }, peer) {
             Ok(id) => {
                 self.cx.stats.accepted += 1;

@@ -49,13 +49,16 @@ impl<H: Handler> EventLoop<H> {
         let draining = self.cx.run_state == RunState::Draining;
         let Some(conn) = self.cx.live_conn(id) else { return };
         let (reason, graceful) = match conn.closing() {
-            Closing::Now(reason) => (reason, !reason.is_abortive() && conn.output.is_empty()),
-            Closing::AfterFlush(reason) if conn.output.is_empty() || conn.phase() == Phase::Connecting => {
-                (reason, true)
-            }
+            Closing::Now(reason) => (reason, !reason.is_abortive() && !conn.has_output()),
+            Closing::AfterFlush(reason) if !conn.has_output() || conn.phase().is_unopened() => (reason, true),
             _ => return,
         };
-        if conn.phase() == Phase::Connecting {
+        #[cfg(feature = "tls")]
+        if conn.phase() == crate::conn::Phase::Handshaking && conn.flags.any(Flags::INBOUND) {
+            self.abandon_handshake(id, reason);
+            return;
+        }
+        if conn.phase().is_unopened() {
             // Every connect ends in exactly one of `on_open` and
             // `on_connect_failed`, even one the application gave up on.
             let kind = match reason {

@@ -44,6 +44,25 @@ impl<H: Handler> EventLoop<H> {
         self.cx.connect_unix(path)
     }
 
+    /// Starts an outbound TLS connection before `run`, as
+    /// [`Ctx::connect_tls`] does from a callback.
+    ///
+    /// # Errors
+    ///
+    /// As [`Ctx::connect_tls`].
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn connect_tls(
+        &mut self,
+        addr: SocketAddr,
+        server_name: rustls::pki_types::ServerName<'static>,
+        config: std::sync::Arc<rustls::ClientConfig>,
+    ) -> io::Result<ConnId> {
+        self.cx.now = Instant::now();
+        self.ready_after_stop();
+        self.cx.connect_tls(addr, server_name, config)
+    }
+
     /// The outbound connect of `id` signalled: decide as mio documents
     /// (`take_error`, then `peer_addr`) whether it opened, failed, or the
     /// event was spurious.
@@ -59,6 +78,16 @@ impl<H: Handler> EventLoop<H> {
         };
         if let Err(e) = outcome {
             self.fail_connect(id, e);
+            return;
+        }
+        #[cfg(feature = "tls")]
+        if matches!(conn.stream, Stream::Tls(_)) {
+            if self.cx.config.tcp_nodelay {
+                if let Err(e) = conn.stream.set_nodelay() {
+                    debug!("TCP_NODELAY on a connected socket: {e}");
+                }
+            }
+            self.begin_client_handshake(id);
             return;
         }
         if let Some(timer) = conn.deadline_timer.take() {
@@ -85,7 +114,7 @@ impl<H: Handler> EventLoop<H> {
         }
         // A `shutdown_write` asked for while connecting with nothing queued
         // has no flush to follow up on it: send the FIN now.
-        if self.cx.live_conn(id).is_some_and(|c| c.flags.any(Flags::SHUTDOWN_PENDING) && c.output.is_empty()) {
+        if self.cx.live_conn(id).is_some_and(|c| c.flags.any(Flags::SHUTDOWN_PENDING) && !c.has_output()) {
             self.cx.finish_shutdown_write(id);
         }
         self.read_from(id);
@@ -118,6 +147,24 @@ impl Ctx {
     /// [`Ctx::connect`].
     pub(crate) fn start_connect_tcp(&mut self, addr: SocketAddr) -> io::Result<ConnId> {
         self.start_connect(|| Ok((tcp::connect(addr)?, PeerAddr::Tcp(addr))))
+    }
+
+    /// Starts a nonblocking TCP connect to `addr` with a TLS client
+    /// session over it: the work of [`Ctx::connect_tls`]. The session's
+    /// hello goes out once the connect completes (`handshake.rs`).
+    #[cfg(feature = "tls")]
+    pub(crate) fn start_connect_tls(
+        &mut self,
+        addr: SocketAddr,
+        server_name: rustls::pki_types::ServerName<'static>,
+        config: std::sync::Arc<rustls::ClientConfig>,
+    ) -> io::Result<ConnId> {
+        use crate::transport::tls::{TlsSession, TlsStream};
+        let session = TlsSession::client(config, server_name)?;
+        self.start_connect(|| {
+            let stream = tcp::connect(addr)?;
+            Ok((Stream::Tls(Box::new(TlsStream::new(stream, session))), PeerAddr::Tcp(addr)))
+        })
     }
 
     /// Starts a nonblocking Unix-domain connect to `path`: the work of

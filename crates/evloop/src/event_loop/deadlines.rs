@@ -13,8 +13,8 @@ use log::debug;
 use super::panic_guard::guard;
 use super::state_of;
 use super::timers::{deadline_after, TimerKind};
+use crate::conn::Closing;
 use crate::conn::Flags;
-use crate::conn::{Closing, Phase};
 use crate::ctx::RunState;
 use crate::{CloseReason, ConnId, Ctx, EventLoop, Handler, TimerId};
 
@@ -78,10 +78,10 @@ impl<H: Handler> EventLoop<H> {
         let Some(timeout) = self.cx.config.write_timeout else { return };
         let Some(conn) = self.cx.live_conn(id) else { return };
         conn.write_timer = None;
-        if conn.output.is_empty() {
+        if !conn.has_output() {
             return;
         }
-        if conn.phase() == Phase::Connecting {
+        if conn.phase().is_unopened() {
             // Output queued on a pending connect cannot progress yet; that
             // wait is the connect timeout's to judge (closing here would
             // drop the connect without `on_connect_failed`), so the stall
@@ -92,11 +92,12 @@ impl<H: Handler> EventLoop<H> {
         if now >= stalled_at {
             let stamp = conn.last_write_progress;
             let probed_before = conn.flags.any(Flags::WRITE_PROBED);
-            let queued = conn.output.len();
             conn.flags.insert(Flags::WRITABLE);
             self.cx.write_out(id);
             let Some(conn) = self.cx.live_conn(id) else { return };
-            let took = conn.output.len() < queued;
+            // The write stamped progress: the socket took bytes (plaintext,
+            // or through TLS, records).
+            let took = conn.last_write_progress > stamp;
             conn.last_write_progress = stamp;
             if took && probed_before {
                 conn.wrote_at(now);
@@ -104,11 +105,11 @@ impl<H: Handler> EventLoop<H> {
             } else if took {
                 conn.flags.insert(Flags::WRITE_PROBED);
                 stalled_at = deadline_after(now, (timeout / 10).max(Duration::from_millis(1)));
-            } else if !conn.output.is_empty() {
+            } else if conn.has_output() {
                 debug!(
                     "connection {id} with {}: {} bytes queued, no write progress for {timeout:?}",
                     conn.peer,
-                    conn.output.len()
+                    conn.queued_out()
                 );
                 self.cx.close_with(id, Closing::Now(CloseReason::WriteTimeout));
                 return;
@@ -120,7 +121,7 @@ impl<H: Handler> EventLoop<H> {
         if let Some(armed) = conn.write_timer.take() {
             timers.cancel(armed);
         }
-        if !conn.output.is_empty() {
+        if conn.has_output() {
             conn.write_timer = Some(timers.insert(stalled_at, TimerKind::Write(id)));
         }
     }

@@ -46,6 +46,11 @@ impl<H: Handler> EventLoop<H> {
                 self.linger_read(id);
                 return;
             }
+            #[cfg(feature = "tls")]
+            Phase::Handshaking => {
+                self.advance_handshake(id);
+                return;
+            }
             Phase::Open => {}
         }
         if event.is_error() && !conn.wants_read() {
@@ -73,7 +78,7 @@ impl<H: Handler> EventLoop<H> {
             // Epoll reports a writable socket in every event for it, so
             // this is the common case: nothing queued. Output gathered this
             // turn is written by the end-of-turn flush, once.
-            if !conn.output.is_empty() && !conn.flags.any(Flags::FLUSH_QUEUED) {
+            if conn.has_output() && !conn.flags.any(Flags::FLUSH_QUEUED) {
                 self.cx.write_out(id);
             }
         }
@@ -134,7 +139,9 @@ impl<H: Handler> EventLoop<H> {
                     cx.stats.bytes_in += n as u64;
                     conn.last_input = cx.now;
                     conn.read_in_turn += n;
-                    let drained = n < scratch.len() && !conn.flags.any(Flags::READ_UNTIL_WOULD_BLOCK);
+                    let drained = n < scratch.len()
+                        && !conn.flags.any(Flags::READ_UNTIL_WOULD_BLOCK)
+                        && conn.stream.short_read_drains();
                     if drained {
                         conn.flags.remove(Flags::READABLE);
                     }
@@ -228,11 +235,13 @@ impl<H: Handler> EventLoop<H> {
         let EventLoop { cx, handler, states, .. } = self;
         let state = state_of(states, id);
         let after = guard(cx.config.panic_policy, "on_eof", || handler.on_eof(cx, id, state, unconsumed.as_slice()));
-        let write_closed = self.cx.conns[id].flags.any(Flags::WRITE_CLOSED);
+        let conn = &self.cx.conns[id];
+        let write_closed = conn.flags.any(Flags::WRITE_CLOSED);
+        let reason = conn.eof_reason();
         match after {
             None => self.cx.close_with(id, Closing::Now(CloseReason::Panic)),
-            Some(_) if write_closed => self.cx.close_with(id, Closing::Now(CloseReason::PeerClosed)),
-            Some(AfterEof::Close) => self.cx.close_with(id, Closing::AfterFlush(CloseReason::PeerClosed)),
+            Some(_) if write_closed => self.cx.close_with(id, Closing::Now(reason)),
+            Some(AfterEof::Close) => self.cx.close_with(id, Closing::AfterFlush(reason)),
             Some(AfterEof::KeepWriting) => {}
         }
     }

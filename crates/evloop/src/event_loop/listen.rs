@@ -101,6 +101,64 @@ impl<H: Handler> EventLoop<H> {
         self.cx.add_listener(Listener::Unix(socket))
     }
 
+    /// Listens on `addr` as [`listen`](EventLoop::listen) does, speaking
+    /// TLS with `config` (feature `tls`): the same handler serves it, with
+    /// plaintext in `on_data` and `send`. A connection reaches `on_open`
+    /// once its handshake has completed ([`Ctx::tls`](crate::Ctx::tls) says
+    /// what was negotiated); one whose handshake fails or outlasts
+    /// [`Config::tls_handshake_timeout`](crate::Config::tls_handshake_timeout)
+    /// never does (see [`CloseReason::TlsHandshakeFailed`](crate::CloseReason::TlsHandshakeFailed)).
+    ///
+    /// # Errors
+    ///
+    /// As [`listen`](EventLoop::listen).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # use evloop::{Config, ConnId, Ctx, EventLoop, Handler, Origin};
+    /// # struct Echo;
+    /// # impl Handler for Echo {
+    /// #     type Conn = ();
+    /// #     type Message = ();
+    /// #     fn on_open(&mut self, _: &mut Ctx, _: ConnId, _: Origin) {}
+    /// #     fn on_data(&mut self, cx: &mut Ctx, id: ConnId, _: &mut (), data: &[u8]) -> usize {
+    /// #         cx.send(id, data);
+    /// #         data.len()
+    /// #     }
+    /// # }
+    /// # fn main() -> std::io::Result<()> {
+    /// let certs = evloop::tls::load_certs("cert.pem")?;
+    /// let key = evloop::tls::load_private_key("key.pem")?;
+    /// let mut el = EventLoop::new(Config::default(), Echo)?;
+    /// el.listen("127.0.0.1:7878".parse().unwrap())?; // plaintext, and
+    /// el.listen_tls("127.0.0.1:7879".parse().unwrap(), evloop::tls::server_config(certs, key)?)?; // TLS
+    /// el.run()
+    /// # }
+    /// ```
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn listen_tls(&mut self, addr: SocketAddr, config: Arc<rustls::ServerConfig>) -> io::Result<SocketAddr> {
+        let local = self.listen(addr)?;
+        self.cx.listeners.set_tls(config);
+        Ok(local)
+    }
+
+    /// Listens on a Unix-domain socket at `path` as
+    /// [`listen_unix`](EventLoop::listen_unix) does, speaking TLS with
+    /// `config` as [`listen_tls`](EventLoop::listen_tls) does.
+    ///
+    /// # Errors
+    ///
+    /// As [`listen_unix`](EventLoop::listen_unix).
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn listen_unix_tls(&mut self, path: impl AsRef<Path>, config: Arc<rustls::ServerConfig>) -> io::Result<()> {
+        self.listen_unix(path)?;
+        self.cx.listeners.set_tls(config);
+        Ok(())
+    }
+
     /// Listens on a socket already bound and listening (made with
     /// `std::net::TcpListener::bind` or socket2, inherited from a parent,
     /// or a clone of another loop's), as [`listen`](EventLoop::listen)
@@ -228,6 +286,13 @@ pub(crate) struct Listeners {
     /// A shared listener's connections were left to siblings while this
     /// loop was full: accept again once a slot frees.
     left_to_siblings: bool,
+    /// Per listener: the TLS config it speaks with, if it speaks TLS.
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Vec<Option<Arc<rustls::ServerConfig>>>,
+    /// Per listener of a group's acceptor (whose connections this loop
+    /// adopts): the TLS config it speaks with, if it speaks TLS.
+    #[cfg(feature = "tls")]
+    pub(crate) adopted_tls: Vec<Option<Arc<rustls::ServerConfig>>>,
 }
 
 /// An episode of running out of file descriptors.
@@ -244,6 +309,8 @@ impl Listeners {
         self.on_ready_list.push(false);
         self.accepted_in_turn.push((0, 0));
         self.shared.push(None);
+        #[cfg(feature = "tls")]
+        self.tls.push(None);
         self.sockets.len() - 1
     }
 
@@ -268,6 +335,31 @@ impl Listeners {
                 room.full.fetch_add(1, Ordering::SeqCst);
             }
         }
+    }
+
+    /// The last listener added speaks TLS with `config`.
+    #[cfg(feature = "tls")]
+    pub(crate) fn set_tls(&mut self, config: Arc<rustls::ServerConfig>) {
+        if let Some(last) = self.tls.last_mut() {
+            *last = Some(config);
+        }
+    }
+
+    /// The group acceptor's listener `index` speaks TLS with `config`.
+    #[cfg(feature = "tls")]
+    pub(crate) fn set_adopted_tls(&mut self, index: usize, config: Arc<rustls::ServerConfig>) {
+        if self.adopted_tls.len() <= index {
+            self.adopted_tls.resize(index + 1, None);
+        }
+        self.adopted_tls[index] = Some(config);
+    }
+
+    /// The TLS config listener `slot` speaks with, if it speaks TLS: one of
+    /// this loop's listeners, or with `adopted`, of the group's acceptor.
+    #[cfg(feature = "tls")]
+    pub(crate) fn tls_config(&self, slot: usize, adopted: bool) -> Option<Arc<rustls::ServerConfig>> {
+        let table = if adopted { &self.adopted_tls } else { &self.tls };
+        table.get(slot).cloned().flatten()
     }
 
     /// How many more connections listener `slot` may accept in `turn`.

@@ -8,6 +8,8 @@ mod accept;
 mod close;
 mod connect;
 mod deadlines;
+#[cfg(feature = "tls")]
+mod handshake;
 mod input;
 mod linger;
 mod listen;

@@ -60,7 +60,7 @@ impl Offer {
             Some(sent) if self.id == Some(id) => sent.len(),
             _ => 0,
         };
-        offered + conn.output.len()
+        offered + conn.queued_out()
     }
 
     /// Notes `data` as `id`'s output if it lies within the input offered
@@ -88,6 +88,11 @@ impl Ctx {
     pub(crate) fn write_offered(&mut self, id: ConnId, sent: &[u8]) {
         let conn = &mut self.conns[id];
         if matches!(conn.closing(), Closing::Now(_)) {
+            return;
+        }
+        #[cfg(feature = "tls")]
+        if matches!(conn.stream, crate::transport::Stream::Tls(_)) {
+            self.write_offered_tls(id, sent);
             return;
         }
         let written = if conn.flags.any(Flags::WRITABLE) {
@@ -136,6 +141,46 @@ impl Ctx {
             conn.output.consume_keeping(n - sent.len());
         }
         if conn.output.len() > self.config.high_watermark {
+            conn.flags.insert(Flags::PAUSED_BY_OUTPUT);
+        }
+        self.after_write(id);
+    }
+
+    /// [`write_offered`](Ctx::write_offered) through TLS: the offered bytes
+    /// and what was queued after them are encrypted together, straight
+    /// from the input (the one copy encryption makes anyway), and the
+    /// records written in one `writev`; what the socket does not take
+    /// waits in the session. With the socket full already, the offered
+    /// bytes are queued as plaintext, as on a plaintext socket.
+    #[cfg(feature = "tls")]
+    #[cold]
+    fn write_offered_tls(&mut self, id: ConnId, sent: &[u8]) {
+        let now = self.now;
+        let conn = &mut self.conns[id];
+        let crate::transport::Stream::Tls(tls) = &mut conn.stream else { return };
+        if conn.flags.any(Flags::WRITABLE) {
+            conn.written_turn = self.turn;
+            let plaintext = conn.output.len();
+            match crate::conn::write_tls(tls, &mut conn.flags, sent, conn.output.as_slice(), &mut self.stats) {
+                Ok(n) => {
+                    conn.output.consume_keeping(plaintext);
+                    if n > 0 {
+                        conn.wrote_at(now);
+                    }
+                }
+                Err(e) => {
+                    debug!("connection {id} with {}: write failed: {e}", conn.peer);
+                    self.close_with(id, Closing::Now(CloseReason::from_io_error(&e)));
+                    return;
+                }
+            }
+        } else {
+            if conn.output.is_empty() {
+                conn.begin_queueing(now, &mut self.spare_output);
+            }
+            conn.output.prepend(sent);
+        }
+        if conn.queued_out() > self.config.high_watermark {
             conn.flags.insert(Flags::PAUSED_BY_OUTPUT);
         }
         self.after_write(id);

@@ -74,7 +74,7 @@ impl Ctx {
             return;
         }
         match conn.write_output(&mut self.stats, now, self.turn) {
-            Ok(_) if conn.output.is_empty() && conn.settled_after_write() => {}
+            Ok(_) if !conn.has_output() && conn.settled_after_write() => {}
             Ok(_) => self.after_write(id),
             Err(e) => {
                 debug!("connection {id} with {}: write failed: {e}", conn.peer);
@@ -101,13 +101,13 @@ impl Ctx {
         let low_watermark = self.config.low_watermark;
         let write_timeout = self.config.write_timeout;
         let conn = &mut self.conns[id];
-        if !conn.output.is_empty() && conn.write_timer.is_none() {
+        if conn.has_output() && conn.write_timer.is_none() {
             if let Some(timeout) = write_timeout {
                 let deadline = deadline_after(conn.last_write_progress, timeout);
                 conn.write_timer = Some(self.timers.insert(deadline, TimerKind::Write(id)));
             }
         }
-        if conn.flags.any(Flags::PAUSED_BY_OUTPUT) && conn.output.len() <= low_watermark {
+        if conn.flags.any(Flags::PAUSED_BY_OUTPUT) && conn.queued_out() <= low_watermark {
             conn.flags.remove(Flags::PAUSED_BY_OUTPUT);
             conn.last_input = self.now;
             conn.flags.remove(Flags::INPUT_STALLED);
@@ -115,7 +115,7 @@ impl Ctx {
             self.schedule_read(id);
         }
         let conn = &self.conns[id];
-        if !conn.output.is_empty() {
+        if conn.has_output() {
             return;
         }
         if conn.flags.any(Flags::SHUTDOWN_PENDING) {
@@ -135,7 +135,10 @@ impl Ctx {
         }
         conn.flags.insert(Flags::WRITE_CLOSED);
         match conn.stream.shutdown_write() {
-            Ok(()) if conn.flags.any(Flags::READ_CLOSED) => self.close_with(id, Closing::Now(CloseReason::PeerClosed)),
+            Ok(()) if conn.flags.any(Flags::READ_CLOSED) => {
+                let reason = conn.eof_reason();
+                self.close_with(id, Closing::Now(reason))
+            }
             Ok(()) => {}
             Err(e) => self.close_with(id, Closing::Now(CloseReason::from_io_error(&e))),
         }

@@ -43,6 +43,11 @@ impl<H: Handler> EventLoop<H> {
     /// connection flushes and closes with [`CloseReason::Shutdown`].
     pub(crate) fn shut_down_conn(&mut self, id: ConnId) {
         let Some(conn) = self.cx.live_conn(id) else { return };
+        #[cfg(feature = "tls")]
+        if conn.phase() == Phase::Handshaking {
+            self.abandon_handshake(id, CloseReason::Shutdown);
+            return;
+        }
         if conn.phase() == Phase::Connecting {
             let error = io::Error::new(io::ErrorKind::ConnectionAborted, "the event loop stopped");
             self.fail_connect(id, error);
@@ -73,6 +78,11 @@ impl<H: Handler> EventLoop<H> {
                 }
                 Phase::Connecting => {
                     self.fail_connect(id, io::Error::new(io::ErrorKind::ConnectionAborted, "the event loop stopped"));
+                    continue;
+                }
+                #[cfg(feature = "tls")]
+                Phase::Handshaking => {
+                    self.abandon_handshake(id, reason);
                     continue;
                 }
                 Phase::Open => {}

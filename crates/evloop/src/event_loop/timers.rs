@@ -40,6 +40,9 @@ pub(crate) enum TimerKind {
     Write(ConnId),
     /// An outbound connect still pending times out.
     Connect(ConnId),
+    /// A TLS handshake still under way times out.
+    #[cfg(feature = "tls")]
+    Handshake(ConnId),
     /// A lingering socket closes whatever its peer does.
     Linger(ConnId),
     /// Accepting resumes after running out of file descriptors.
@@ -212,6 +215,8 @@ impl<H: Handler> EventLoop<H> {
                 TimerKind::Idle(id) => self.check_idle(id),
                 TimerKind::Write(id) => self.check_write_progress(id),
                 TimerKind::Connect(id) => self.check_connect_timeout(id),
+                #[cfg(feature = "tls")]
+                TimerKind::Handshake(id) => self.check_handshake_timeout(id),
                 TimerKind::Linger(id) => self.end_linger(id),
                 TimerKind::AcceptBackoff => self.resume_accepting(),
                 TimerKind::Shutdown => {

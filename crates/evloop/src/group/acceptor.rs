@@ -54,6 +54,12 @@ impl Acceptor {
         Arc::clone(&self.control)
     }
 
+    /// How many listeners it has: the next one's index.
+    #[cfg(feature = "tls")]
+    pub(crate) fn len(&self) -> usize {
+        self.listeners.len()
+    }
+
     /// Adds a listener; connections from it reach `on_open` with this
     /// listener's index, as from a loop's own.
     pub(crate) fn add(&mut self, mut listener: Listener) -> io::Result<()> {

@@ -262,6 +262,31 @@ where
         self.spread.listen(addr, self.backlog, &mut self.loops, self.acceptor.as_mut())
     }
 
+    /// Listens on `addr` for every loop as [`listen`](LoopGroup::listen)
+    /// does, speaking TLS with `config` as [`EventLoop::listen_tls`] does
+    /// for one loop: whichever loop serves a connection runs its handshake
+    /// and calls `on_open` once it has completed.
+    ///
+    /// # Errors
+    ///
+    /// As [`listen`](LoopGroup::listen).
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn listen_tls(&mut self, addr: SocketAddr, config: Arc<rustls::ServerConfig>) -> io::Result<SocketAddr> {
+        let acceptor_slot = match self.acceptor.as_ref() {
+            Some(acceptor) if self.spread == Spread::Acceptor => Some(acceptor.len()),
+            _ => None,
+        };
+        let local = self.listen(addr)?;
+        for (cx, _) in self.loops.iter_mut() {
+            match acceptor_slot {
+                Some(slot) => cx.listeners.set_adopted_tls(slot, Arc::clone(&config)),
+                None => cx.listeners.set_tls(Arc::clone(&config)),
+            }
+        }
+        Ok(local)
+    }
+
     /// Listens on a Unix-domain socket at `path` for every loop, as
     /// [`EventLoop::listen_unix`] does for one (stale files replaced, live
     /// ones refused, the file removed once the group stops), with `mode`

@@ -9,6 +9,8 @@
 
 mod addr;
 pub(crate) mod tcp;
+#[cfg(feature = "tls")]
+pub(crate) mod tls;
 pub(crate) mod unix;
 
 use std::io::{self, IoSlice};
@@ -25,6 +27,11 @@ pub use addr::{PeerAddr, PeerCredentials};
 pub(crate) enum Stream {
     Tcp(mio::net::TcpStream),
     Unix(mio::net::UnixStream),
+    /// TLS over a TCP or Unix-domain socket (`tls.rs`): reads give
+    /// plaintext, writes take plaintext. Boxed, so that the other kinds'
+    /// connection records stay small.
+    #[cfg(feature = "tls")]
+    Tls(Box<tls::TlsStream>),
 }
 
 impl Stream {
@@ -35,16 +42,43 @@ impl Stream {
     /// Both transports make the same syscall on their descriptor, so it is
     /// made once for both, through rustix's raw syscall rather than glibc's
     /// wrapper (`instructions_per_message.sh` measures the difference).
+    ///
+    /// Through TLS it reads plaintext ([`tls::TlsSession::read`]), and a
+    /// short read proves the input drained only where
+    /// [`short_read_drains`](Stream::short_read_drains) says so.
     #[inline(always)]
     pub(crate) fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        #[cfg(feature = "tls")]
+        if let Stream::Tls(tls) = self {
+            return tls.read(buf);
+        }
         Ok(rustix::io::read(self.fd(), buf)?)
+    }
+
+    /// Whether the last [`read`](Stream::read), if it was shorter than its
+    /// buffer, proves the input drained: always on a plaintext socket
+    /// (epoll(7)); through TLS only if the session holds no plaintext and
+    /// its socket read was short.
+    #[inline(always)]
+    pub(crate) fn short_read_drains(&self) -> bool {
+        match self {
+            #[cfg(feature = "tls")]
+            Stream::Tls(tls) => tls.session.drained(),
+            _ => true,
+        }
     }
 
     /// Like `send(2)` of `first`, or `writev(2)` of `first` then `second`
     /// when both hold bytes: a short write is possible (the send buffer is
     /// full), and `WouldBlock` means it took nothing.
+    ///
+    /// Through TLS the loop writes with `TlsStream`'s own calls instead
+    /// (`conn::write_tls`), which keep the count of queued records.
     #[inline(always)]
     pub(crate) fn write(&mut self, first: &[u8], second: &[u8]) -> io::Result<usize> {
+        // Through TLS this would put plaintext on the wire.
+        #[cfg(feature = "tls")]
+        debug_assert!(!matches!(self, Stream::Tls(_)), "a TLS stream is written through conn::write_tls");
         if second.is_empty() {
             // send(2) with MSG_NOSIGNAL, as std's does: a peer that has
             // gone raises EPIPE, never SIGPIPE. (`writev` cannot take the
@@ -55,21 +89,50 @@ impl Stream {
         Ok(rustix::io::writev(self.fd(), &[IoSlice::new(first), IoSlice::new(second)])?)
     }
 
-    /// The socket's descriptor, the same for either transport.
+    /// Like `writev(2)` of `bufs`, on the socket itself: how rustls writes
+    /// a connection's queued records in one call.
+    #[cfg(feature = "tls")]
+    pub(crate) fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        Ok(rustix::io::writev(self.fd(), bufs)?)
+    }
+
+    /// The socket's descriptor, the same for either transport (through
+    /// TLS, the socket under the session).
     #[inline(always)]
     fn fd(&self) -> BorrowedFd<'_> {
         match self {
             Stream::Tcp(stream) => stream.as_fd(),
             Stream::Unix(stream) => stream.as_fd(),
+            // Not a recursive call, which would keep this out of line.
+            #[cfg(feature = "tls")]
+            Stream::Tls(tls) => match &tls.socket {
+                Stream::Tcp(stream) => stream.as_fd(),
+                Stream::Unix(stream) => stream.as_fd(),
+                Stream::Tls(_) => unreachable!("a TLS stream is always over a TCP or Unix-domain socket"),
+            },
         }
     }
 
     /// Like `shutdown(fd, SHUT_WR)`: the peer reads end of file after the
-    /// bytes already written.
-    pub(crate) fn shutdown_write(&self) -> io::Result<()> {
+    /// bytes already written. Through TLS, `close_notify` goes first, so
+    /// the peer knows the stream is complete.
+    pub(crate) fn shutdown_write(&mut self) -> io::Result<()> {
         match self {
             Stream::Tcp(stream) => stream.shutdown(Shutdown::Write),
             Stream::Unix(stream) => stream.shutdown(Shutdown::Write),
+            #[cfg(feature = "tls")]
+            Stream::Tls(tls) => tls.shutdown_write(),
+        }
+    }
+
+    /// Ciphertext queued in a TLS session, not written yet; 0 on a
+    /// plaintext socket.
+    #[inline(always)]
+    pub(crate) fn queued_tls(&self) -> usize {
+        match self {
+            #[cfg(feature = "tls")]
+            Stream::Tls(tls) => tls.session.queued_tls(),
+            _ => 0,
         }
     }
 
@@ -82,6 +145,9 @@ impl Stream {
         match self {
             Stream::Tcp(stream) => tcp::writable_once_sent(stream).map(|()| true),
             Stream::Unix(_) => Ok(false),
+            // The socket under the session: its `close_notify` goes with the FIN.
+            #[cfg(feature = "tls")]
+            Stream::Tls(tls) => tls.socket.writable_once_sent(),
         }
     }
 
@@ -90,6 +156,8 @@ impl Stream {
         match self {
             Stream::Tcp(stream) => stream.take_error(),
             Stream::Unix(stream) => stream.take_error(),
+            #[cfg(feature = "tls")]
+            Stream::Tls(tls) => tls.socket.take_error(),
         }
     }
 
@@ -101,6 +169,8 @@ impl Stream {
         match self {
             Stream::Tcp(stream) => stream.peer_addr().map(drop),
             Stream::Unix(stream) => stream.peer_addr().map(drop),
+            #[cfg(feature = "tls")]
+            Stream::Tls(tls) => tls.socket.check_connected(),
         }
     }
 
@@ -110,6 +180,8 @@ impl Stream {
         match self {
             Stream::Tcp(stream) => stream.set_nodelay(true),
             Stream::Unix(_) => Ok(()),
+            #[cfg(feature = "tls")]
+            Stream::Tls(tls) => tls.socket.set_nodelay(),
         }
     }
 
@@ -117,10 +189,13 @@ impl Stream {
     /// peer gets RST and cannot take a truncated stream for a complete
     /// one. A Unix-domain socket has no reset: its peer sees
     /// `ECONNRESET` only if input was left unread here, else end of file.
+    /// Through TLS, no `close_notify` is sent either.
     pub(crate) fn reset_on_close(&self) -> io::Result<()> {
         match self {
             Stream::Tcp(stream) => tcp::reset_on_close(stream),
             Stream::Unix(_) => Ok(()),
+            #[cfg(feature = "tls")]
+            Stream::Tls(tls) => tls.reset_on_close(),
         }
     }
 
@@ -130,6 +205,8 @@ impl Stream {
         match self {
             Stream::Tcp(_) => None,
             Stream::Unix(stream) => Some(unix::peer_credentials(stream)),
+            #[cfg(feature = "tls")]
+            Stream::Tls(tls) => tls.socket.peer_credentials(),
         }
     }
 
@@ -138,6 +215,8 @@ impl Stream {
         match self {
             Stream::Tcp(stream) => stream.register(registry, token, interest),
             Stream::Unix(stream) => stream.register(registry, token, interest),
+            #[cfg(feature = "tls")]
+            Stream::Tls(tls) => tls.socket.register(registry, token, interest),
         }
     }
 }

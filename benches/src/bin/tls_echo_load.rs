@@ -1,0 +1,240 @@
+//! A TLS load generator for echo servers, on evloop's own TLS client
+//! (`Ctx::connect_tls`): `--connections` connections from one thread,
+//! each with `--pipeline` messages of `--size` bytes in flight (1: closed
+//! loop), for `--secs` seconds. It reports requests per second and, with
+//! `--server-pid`, the server's CPU time per request.
+//!
+//! ```text
+//! target/release/echo --listen 127.0.0.1:0 --tls-listen 127.0.0.1:7879 --tls-self-signed &
+//! cargo run --release -p bench --bin tls_echo_load -- --addr 127.0.0.1:7879 --server-pid $! --connections 100
+//! ```
+//!
+//! The server's certificate is not checked (what is measured is its cost,
+//! not its identity); the handshakes happen before the timed part starts.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use evloop::tls::rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use evloop::tls::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use evloop::tls::rustls::{self, ClientConfig, DigitallySignedStruct, SignatureScheme};
+use evloop::{Config, ConnId, Ctx, EventLoop, Handler, Origin};
+
+/// TLS echo load generator.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// The echo server's TLS address (loopback).
+    #[arg(long)]
+    addr: SocketAddr,
+    /// Connections, all from this one thread.
+    #[arg(long, default_value_t = 100)]
+    connections: usize,
+    /// Messages in flight per connection (1: closed loop).
+    #[arg(long, default_value_t = 1)]
+    pipeline: usize,
+    /// Bytes per message.
+    #[arg(long, default_value_t = 64)]
+    size: usize,
+    /// Seconds of load, after every handshake has completed.
+    #[arg(long, default_value_t = 5)]
+    secs: u64,
+    /// The server's process id: its CPU time per request is reported.
+    #[arg(long)]
+    server_pid: Option<u32>,
+}
+
+/// What the run is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Connecting,
+    Loading,
+    Done,
+}
+
+/// The load: every connection sends a batch, and the next once the whole
+/// echo of it is back. Per connection, the echo bytes received of the
+/// batch in flight.
+#[derive(Debug)]
+struct Load {
+    connections: usize,
+    open: usize,
+    /// One batch: `--pipeline` messages back to back.
+    batch: Vec<u8>,
+    message_size: usize,
+    stage: Stage,
+    ids: Vec<ConnId>,
+    requests: u64,
+    started: Option<Instant>,
+    cpu_at_start: Option<u64>,
+    server_pid: Option<u32>,
+    secs: u64,
+    elapsed: Duration,
+    server_cpu_ticks: u64,
+}
+
+impl Handler for Load {
+    type Conn = usize;
+    type Message = ();
+
+    fn on_open(&mut self, cx: &mut Ctx, id: ConnId, _origin: Origin) -> usize {
+        self.open += 1;
+        self.ids.push(id);
+        if self.open == self.connections {
+            self.stage = Stage::Loading;
+            self.started = Some(Instant::now());
+            self.cpu_at_start = self.server_pid.and_then(|pid| cpu_ticks(pid).ok());
+            for &id in &self.ids {
+                cx.send(id, &self.batch);
+            }
+            cx.set_timer(Duration::from_secs(self.secs), 0);
+        }
+        0
+    }
+
+    fn on_data(&mut self, cx: &mut Ctx, id: ConnId, received: &mut usize, data: &[u8]) -> usize {
+        *received += data.len();
+        while *received >= self.batch.len() {
+            *received -= self.batch.len();
+            self.requests += (self.batch.len() / self.message_size) as u64;
+            if self.stage == Stage::Loading {
+                cx.send(id, &self.batch);
+            }
+        }
+        data.len()
+    }
+
+    fn on_connect_failed(&mut self, cx: &mut Ctx, _id: ConnId, error: io::Error) {
+        eprintln!("connect failed: {error}");
+        cx.stop();
+    }
+
+    fn on_timer(&mut self, cx: &mut Ctx, _timer: evloop::TimerId, _key: u64) {
+        self.stage = Stage::Done;
+        self.elapsed = self.started.map(|s| s.elapsed()).unwrap_or_default();
+        if let (Some(pid), Some(start)) = (self.server_pid, self.cpu_at_start) {
+            self.server_cpu_ticks = cpu_ticks(pid).unwrap_or(start) - start;
+        }
+        cx.stop();
+    }
+}
+
+fn main() -> io::Result<()> {
+    let args = Args::parse();
+    assert!(args.addr.ip().is_loopback(), "only loopback servers are loaded here");
+    let (_, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE)?;
+    rlimit::setrlimit(rlimit::Resource::NOFILE, hard, hard)?;
+    let config = Arc::new(
+        ClientConfig::builder_with_provider(evloop::tls::provider())
+            .with_safe_default_protocol_versions()
+            .map_err(io::Error::other)?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAny))
+            .with_no_client_auth(),
+    );
+    let load = Load {
+        connections: args.connections,
+        open: 0,
+        batch: vec![b'x'; args.size * args.pipeline],
+        message_size: args.size,
+        stage: Stage::Connecting,
+        ids: Vec::new(),
+        requests: 0,
+        started: None,
+        cpu_at_start: None,
+        server_pid: args.server_pid,
+        secs: args.secs,
+        elapsed: Duration::ZERO,
+        server_cpu_ticks: 0,
+    };
+    let loop_config = Config {
+        idle_timeout: None,
+        max_connections: args.connections + 16,
+        tls_handshake_timeout: Duration::from_secs(60),
+        connect_timeout: Duration::from_secs(60),
+        ..Config::default()
+    };
+    let mut el = EventLoop::new(loop_config, load)?;
+    for _ in 0..args.connections {
+        let name = ServerName::try_from("localhost").map_err(io::Error::other)?;
+        el.connect_tls(args.addr, name, config.clone())?;
+    }
+    el.run()?;
+    let load = el.into_handler();
+    let secs = load.elapsed.as_secs_f64().max(1e-9);
+    let rps = load.requests as f64 / secs;
+    let cpu = load
+        .server_pid
+        .map(|_| {
+            let cpu_ns = load.server_cpu_ticks as f64 * 1e9 / ticks_per_second() as f64;
+            format!(", server CPU {:.0} ns per request", cpu_ns / load.requests.max(1) as f64)
+        })
+        .unwrap_or_default();
+    println!(
+        "{} connections, pipeline {}, {} B: {} requests in {secs:.1} s, {rps:.0} requests/s{cpu}",
+        args.connections, args.pipeline, args.size, load.requests
+    );
+    Ok(())
+}
+
+/// User plus system CPU time of `pid`, in clock ticks.
+fn cpu_ticks(pid: u32) -> io::Result<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let rest = stat.rsplit_once(')').map(|(_, rest)| rest).ok_or_else(|| io::Error::other("no ) in stat"))?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field =
+        |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).ok_or_else(|| io::Error::other("short stat"));
+    Ok(field(11)? + field(12)?)
+}
+
+fn ticks_per_second() -> u64 {
+    // SAFETY: sysconf reads a constant; no pointers.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if ticks > 0 {
+        ticks as u64
+    } else {
+        100
+    }
+}
+
+/// Accepts any server certificate: this measures cost, not identity.
+#[derive(Debug)]
+struct AcceptAny;
+
+impl ServerCertVerifier for AcceptAny {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _: &[u8],
+        _: &CertificateDer<'_>,
+        _: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Ok(HandshakeSignatureValid::assertion())
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        _: &[u8],
+        _: &CertificateDer<'_>,
+        _: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Ok(HandshakeSignatureValid::assertion())
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        evloop::tls::provider().signature_verification_algorithms.supported_schemes()
+    }
+}

@@ -1,0 +1,169 @@
+//! Memory per idle TLS connection: the server's RSS grows by how much
+//! when `--connections` TLS clients connect, finish their handshake, make
+//! one exchange and stay idle.
+//!
+//! ```text
+//! ulimit -n 30000
+//! target/release/echo --listen 127.0.0.1:0 --tls-listen 127.0.0.1:7879 --tls-self-signed &
+//! cargo run --release -p bench --bin tls_idle_rss -- --addr 127.0.0.1:7879 --server-pid $! --connections 10000
+//! redis-server --port 0 --tls-port 6390 --tls-cert-file cert.pem --tls-key-file key.pem --tls-auth-clients no &
+//! cargo run --release -p bench --bin tls_idle_rss -- --addr 127.0.0.1:6390 --server-pid $! --message 'PING\r\n'
+//! ```
+//!
+//! The clients are rustls sessions in this process (the server's
+//! certificate is not checked: its memory is what is measured, not its
+//! identity), connected one after another. Each sends `--message` and
+//! reads one read's worth of reply, so the server has served it once. The
+//! server's `VmRSS` is read from `/proc` before the first connect and once
+//! all are idle; the difference over the count is the figure printed.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use evloop::tls::rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use evloop::tls::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use evloop::tls::rustls::{self, ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme, StreamOwned};
+
+/// Server RSS per idle TLS connection.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// The server's TLS address (loopback).
+    #[arg(long)]
+    addr: SocketAddr,
+    /// The server's process id, whose RSS is read.
+    #[arg(long)]
+    server_pid: u32,
+    /// Idle TLS connections to hold.
+    #[arg(long, default_value_t = 10_000)]
+    connections: usize,
+    /// What each client sends once (`\r\n` is understood).
+    #[arg(long, default_value = "x")]
+    message: String,
+    /// How long to hold the connections idle before reading the RSS.
+    #[arg(long, default_value_t = 2)]
+    settle_secs: u64,
+}
+
+fn main() -> io::Result<()> {
+    let args = Args::parse();
+    assert!(args.addr.ip().is_loopback(), "only loopback servers are measured here");
+    let (_, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE)?;
+    rlimit::setrlimit(rlimit::Resource::NOFILE, hard, hard)?;
+    let message = args.message.replace("\\r", "\r").replace("\\n", "\n");
+    let config = Arc::new(
+        ClientConfig::builder_with_provider(evloop::tls::provider())
+            .with_safe_default_protocol_versions()
+            .map_err(io::Error::other)?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAny))
+            .with_no_client_auth(),
+    );
+    let before = rss_kib(args.server_pid)?;
+    let cpu_before = cpu_ticks(args.server_pid)?;
+    let started = Instant::now();
+    let mut held = Vec::with_capacity(args.connections);
+    for i in 0..args.connections {
+        let tcp = TcpStream::connect(args.addr)?;
+        tcp.set_read_timeout(Some(Duration::from_secs(20)))?;
+        let name = ServerName::try_from("localhost").map_err(io::Error::other)?;
+        let conn = ClientConnection::new(config.clone(), name).map_err(io::Error::other)?;
+        let mut stream = StreamOwned::new(conn, tcp);
+        stream.write_all(message.as_bytes())?;
+        let mut reply = [0; 64];
+        let n = stream.read(&mut reply)?;
+        if n == 0 {
+            return Err(io::Error::other(format!("connection {i}: the server closed it")));
+        }
+        held.push(stream);
+    }
+    let connect_secs = started.elapsed().as_secs_f64();
+    let cpu_secs = (cpu_ticks(args.server_pid)? - cpu_before) as f64 / ticks_per_second() as f64;
+    std::thread::sleep(Duration::from_secs(args.settle_secs));
+    let after = rss_kib(args.server_pid)?;
+    let per_conn = (after.saturating_sub(before) as f64) * 1024.0 / args.connections as f64;
+    println!(
+        "{} idle TLS connections to {}: server RSS {before} KiB -> {after} KiB, {per_conn:.0} B per connection; \
+         connected in {connect_secs:.1} s, server CPU {cpu_secs:.2} s: {:.0} full handshakes (and one exchange) per CPU second",
+        args.connections,
+        args.addr,
+        args.connections as f64 / cpu_secs.max(0.001)
+    );
+    drop(held);
+    Ok(())
+}
+
+/// User plus system CPU time of `pid`, in clock ticks (`/proc/PID/stat`
+/// fields 14 and 15).
+fn cpu_ticks(pid: u32) -> io::Result<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map(|(_, rest)| rest).ok_or_else(|| io::Error::other("no ) in stat"))?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field =
+        |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).ok_or_else(|| io::Error::other("short stat"));
+    // `rest` starts at field 3 (state): utime is field 14, stime 15.
+    Ok(field(11)? + field(12)?)
+}
+
+fn ticks_per_second() -> u64 {
+    // SAFETY: sysconf reads a constant; no pointers.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if ticks > 0 {
+        ticks as u64
+    } else {
+        100
+    }
+}
+
+/// `VmRSS` of `pid`, in KiB.
+fn rss_kib(pid: u32) -> io::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| io::Error::other("no VmRSS line"))
+}
+
+/// Accepts any server certificate: this measures memory, not identity.
+#[derive(Debug)]
+struct AcceptAny;
+
+impl ServerCertVerifier for AcceptAny {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _: &[u8],
+        _: &CertificateDer<'_>,
+        _: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Ok(HandshakeSignatureValid::assertion())
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        _: &[u8],
+        _: &CertificateDer<'_>,
+        _: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Ok(HandshakeSignatureValid::assertion())
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        evloop::tls::provider().signature_verification_algorithms.supported_schemes()
+    }
+}
