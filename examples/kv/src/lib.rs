@@ -428,6 +428,9 @@ impl Handler for Kv {
             db.expire_cycle(now, budget);
         }
         self.close_idle_clients(cx);
+        if alloc::trim_if_freed() {
+            debug!("freed memory handed back to the system");
+        }
         let commands = self.server.commands_processed;
         self.server.rates.sample(cx.now(), commands, cx.stats());
         self.cron = Some(cx.set_timer(period, CRON_TIMER));

@@ -12,7 +12,7 @@ const COMMAND: &[Subcommand] =
     &[("count", 2, command_count), ("info", -2, command_info), ("docs", -2, command_docs), ("list", -2, command_list)];
 
 /// `COMMAND` alone describes every command; with a subcommand, see
-/// [`COMMAND`].
+/// the `COMMAND` subcommand table below.
 pub fn command(server: &mut Server, call: &mut Call<'_>) {
     if call.args.len() == 1 {
         call.out.array(all().count());

@@ -171,6 +171,8 @@ pub struct Spec {
     /// The name folded into one integer ([`fold_name`]), what a lookup
     /// compares.
     folded: u128,
+    /// Its first flag is `write`: counted in `INFO`'s changes.
+    writes: bool,
 }
 
 /// A command name of up to 16 bytes folded into one integer, each byte
@@ -203,7 +205,23 @@ pub const fn spec(
         Some(folded) => folded,
         None => panic!("a command name longer than 16 bytes"),
     };
-    Spec { name, arity, flags, keys: (0, 0, 0), in_pubsub: false, in_multi: false, run, folded }
+    let writes = !flags.is_empty() && same_bytes(flags[0].as_bytes(), b"write");
+    Spec { name, arity, flags, keys: (0, 0, 0), in_pubsub: false, in_multi: false, run, folded, writes }
+}
+
+/// `a == b`, usable in a `const fn`.
+const fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// A command's table entry with the keys it takes: first, last and step.
@@ -331,9 +349,7 @@ pub fn execute(server: &mut Server, mut call: Call<'_>) {
 /// Runs a command whose checks have passed (at once or from `EXEC`).
 fn run(server: &mut Server, call: &mut Call<'_>, spec: &'static Spec) {
     call.session.last_command = spec.name;
-    if spec.flags.first() == Some(&"write") {
-        server.writes += 1;
-    }
+    server.writes += u64::from(spec.writes);
     (spec.run)(server, call);
 }
 
