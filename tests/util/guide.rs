@@ -41,3 +41,7 @@ pub struct Benchmarking;
 /// docs/guide/unix-sockets.md
 #[doc = include_str!("../../docs/guide/unix-sockets.md")]
 pub struct UnixSockets;
+
+/// docs/guide/tls.md
+#[doc = include_str!("../../docs/guide/tls.md")]
+pub struct Tls;
