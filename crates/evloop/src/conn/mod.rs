@@ -214,14 +214,6 @@ impl Conn {
         !self.output.is_empty() || self.stream.queued_tls() > 0
     }
 
-    /// Bytes of output waiting, on both sides of a TLS session: the
-    /// plaintext queue and the records not written yet. What watermarks,
-    /// `is_writable` and `queued_output` count.
-    #[inline]
-    pub(crate) fn queued_out(&self) -> usize {
-        self.output.len() + self.stream.queued_tls()
-    }
-
     /// One `write(2)` of the queued output, if the socket may take it.
     /// Output is one contiguous buffer, so one write says all a `writev`
     /// would. Returns the bytes written.

@@ -106,11 +106,7 @@ impl<H: Handler> EventLoop<H> {
                 conn.flags.insert(Flags::WRITE_PROBED);
                 stalled_at = deadline_after(now, (timeout / 10).max(Duration::from_millis(1)));
             } else if conn.has_output() {
-                debug!(
-                    "connection {id} with {}: {} bytes queued, no write progress for {timeout:?}",
-                    conn.peer,
-                    conn.queued_out()
-                );
+                debug!("connection {id} with {}: output queued, no write progress for {timeout:?}", conn.peer);
                 self.cx.close_with(id, Closing::Now(CloseReason::WriteTimeout));
                 return;
             }

@@ -51,16 +51,20 @@ impl Offer {
         self.sent.take()
     }
 
-    /// Bytes of output waiting for `conn` (connection `id`): its queue, and
-    /// the part of the offered input it sent, which counts as queued
-    /// until `on_data` returns.
+    /// Bytes of output waiting for `conn` (connection `id`), the one answer
+    /// the crate has to that question (watermarks, `is_writable`,
+    /// `queued_output`, the output limit, `shutdown_write`): its plaintext
+    /// queue, the TLS records the socket has not taken, and the part of the
+    /// offered input it sent, which counts as queued until `on_data`
+    /// returns. `Conn` offers no count of its own, so no caller can leave
+    /// a part out.
     #[inline]
     pub(crate) fn queued(&self, id: ConnId, conn: &Conn) -> usize {
         let offered = match &self.sent {
             Some(sent) if self.id == Some(id) => sent.len(),
             _ => 0,
         };
-        offered + conn.queued_out()
+        offered + conn.output.len() + conn.stream.queued_tls()
     }
 
     /// Notes `data` as `id`'s output if it lies within the input offered
@@ -140,7 +144,7 @@ impl Ctx {
         } else {
             conn.output.consume_keeping(n - sent.len());
         }
-        if conn.output.len() > self.config.high_watermark {
+        if self.offer.queued(id, conn) > self.config.high_watermark {
             conn.flags.insert(Flags::PAUSED_BY_OUTPUT);
         }
         self.after_write(id);
@@ -180,7 +184,7 @@ impl Ctx {
             }
             conn.output.prepend(sent);
         }
-        if conn.queued_out() > self.config.high_watermark {
+        if self.offer.queued(id, conn) > self.config.high_watermark {
             conn.flags.insert(Flags::PAUSED_BY_OUTPUT);
         }
         self.after_write(id);

@@ -107,7 +107,7 @@ impl Ctx {
                 conn.write_timer = Some(self.timers.insert(deadline, TimerKind::Write(id)));
             }
         }
-        if conn.flags.any(Flags::PAUSED_BY_OUTPUT) && conn.queued_out() <= low_watermark {
+        if conn.flags.any(Flags::PAUSED_BY_OUTPUT) && self.offer.queued(id, conn) <= low_watermark {
             conn.flags.remove(Flags::PAUSED_BY_OUTPUT);
             conn.last_input = self.now;
             conn.flags.remove(Flags::INPUT_STALLED);
