@@ -261,16 +261,8 @@ impl Events {
 
     /// Skips events until one matches `wanted`, returning it.
     #[track_caller]
-    pub fn find(&self, what: &str, mut wanted: impl FnMut(&Seen) -> bool) -> Seen {
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.0.recv_timeout(left) {
-                Ok(seen) if wanted(&seen) => return seen,
-                Ok(_) => {}
-                Err(_) => panic!("no {what} within {TIMEOUT:?}"),
-            }
-        }
+    pub fn find(&self, what: &str, wanted: impl FnMut(&Seen) -> bool) -> Seen {
+        find_within(&self.0, what, wanted)
     }
 
     /// The id of the next connection opened.
@@ -294,6 +286,21 @@ impl Events {
     /// Everything reported so far, without waiting.
     pub fn drain(&self) -> Vec<Seen> {
         self.0.try_iter().collect()
+    }
+}
+
+/// Skips what `events` reports until one matches `wanted`, returning it;
+/// fails the test with `what` if none comes within [`TIMEOUT`].
+#[track_caller]
+pub fn find_within<T>(events: &Receiver<T>, what: &str, mut wanted: impl FnMut(&T) -> bool) -> T {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match events.recv_timeout(left) {
+            Ok(seen) if wanted(&seen) => return seen,
+            Ok(_) => {}
+            Err(_) => panic!("no {what} within {TIMEOUT:?}"),
+        }
     }
 }
 

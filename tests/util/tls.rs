@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use evloop::{AfterEof, CloseReason, Config, ConnId, Ctx, Handler, Origin};
 
-use crate::{Server, TIMEOUT};
+use crate::Server;
 
 use evloop::tls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use evloop::tls::rustls::{self, ClientConfig, RootCertStore, ServerConfig};
@@ -383,18 +383,10 @@ pub struct TlsEvents(Receiver<TlsSeen>);
 
 impl TlsEvents {
     /// Skips events until one matches `wanted`, returning it; fails the
-    /// test if none comes within [`TIMEOUT`].
+    /// test if none comes within [`TIMEOUT`](crate::TIMEOUT).
     #[track_caller]
-    pub fn find(&self, what: &str, mut wanted: impl FnMut(&TlsSeen) -> bool) -> TlsSeen {
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.0.recv_timeout(left) {
-                Ok(seen) if wanted(&seen) => return seen,
-                Ok(_) => {}
-                Err(_) => panic!("no {what} within {TIMEOUT:?}"),
-            }
-        }
+    pub fn find(&self, what: &str, wanted: impl FnMut(&TlsSeen) -> bool) -> TlsSeen {
+        crate::find_within(&self.0, what, wanted)
     }
 
     /// The next `on_open`: the id and what was negotiated.
