@@ -4,6 +4,7 @@
 //! cargo run --release -p bench              # the full run (about 12 minutes on 2 CPUs)
 //! cargo run --release -p bench -- --quick   # CI's smoke run (under a minute once built; judges no goal)
 //! cargo run --release -p bench -- --http    # evloop's http against nginx and hyper under wrk
+//! cargo run --release -p bench -- --tls     # echo over TLS: evloop against tokio-rustls
 //! cargo run --release -p bench -- --soak 600  # 10 minutes of mixed and hostile load (manual)
 //! cargo run --release -p bench -- --help
 //! ```
@@ -46,6 +47,7 @@ mod scenario;
 mod servers;
 mod soak;
 mod syscalls;
+mod tls;
 
 use std::fs;
 use std::io;
@@ -118,6 +120,10 @@ struct Args {
     /// Run the HTTP scenario instead: evloop's http, nginx and hyper under wrk (plain and 16 deep pipelined).
     #[arg(long)]
     http: bool,
+    /// Run the TLS scenario instead: echo over TLS, evloop against tokio current_thread + tokio-rustls
+    /// (with --quick: 100 connections, 1 s windows, 200 idle connections, no goal judged).
+    #[arg(long)]
+    tls: bool,
     /// Run the soak instead, for this many seconds: echo and line under mixed
     /// load and hostile peers, then crash, leak, spin and byte checks (manual; not in CI).
     #[arg(long, value_name = "SECONDS")]
@@ -178,6 +184,9 @@ fn run(args: &Args) -> io::Result<bool> {
     }
     if args.http {
         return http::run(args.quick, args.runs, &args.out, !args.no_pin);
+    }
+    if args.tls {
+        return tls::run(args.quick, args.runs, &args.out, !args.no_pin);
     }
     if args.size == 0 {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "--size must be positive"));
