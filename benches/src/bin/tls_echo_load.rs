@@ -14,13 +14,10 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use evloop::tls::rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use evloop::tls::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use evloop::tls::rustls::{self, ClientConfig, DigitallySignedStruct, SignatureScheme};
+use evloop::tls::rustls::pki_types::ServerName;
 use evloop::{Config, ConnId, Ctx, EventLoop, Handler, Origin};
 
 /// TLS echo load generator.
@@ -127,14 +124,8 @@ fn main() -> io::Result<()> {
     assert!(args.addr.ip().is_loopback(), "only loopback servers are loaded here");
     let (_, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE)?;
     rlimit::setrlimit(rlimit::Resource::NOFILE, hard, hard)?;
-    let config = Arc::new(
-        ClientConfig::builder_with_provider(evloop::tls::provider())
-            .with_safe_default_protocol_versions()
-            .map_err(io::Error::other)?
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAny))
-            .with_no_client_auth(),
-    );
+    // This measures cost, not identity.
+    let config = evloop::tls::client_config_trusting_any_server()?;
     let load = Load {
         connections: args.connections,
         open: 0,
@@ -197,44 +188,5 @@ fn ticks_per_second() -> u64 {
         ticks as u64
     } else {
         100
-    }
-}
-
-/// Accepts any server certificate: this measures cost, not identity.
-#[derive(Debug)]
-struct AcceptAny;
-
-impl ServerCertVerifier for AcceptAny {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        _: &[u8],
-        _: &CertificateDer<'_>,
-        _: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Ok(HandshakeSignatureValid::assertion())
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        _: &[u8],
-        _: &CertificateDer<'_>,
-        _: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Ok(HandshakeSignatureValid::assertion())
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        evloop::tls::provider().signature_verification_algorithms.supported_schemes()
     }
 }

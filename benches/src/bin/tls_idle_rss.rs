@@ -19,13 +19,11 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use evloop::tls::rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use evloop::tls::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use evloop::tls::rustls::{self, ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme, StreamOwned};
+use evloop::tls::rustls::pki_types::ServerName;
+use evloop::tls::rustls::{ClientConnection, StreamOwned};
 
 /// Server RSS per idle TLS connection.
 #[derive(Debug, Parser)]
@@ -54,14 +52,8 @@ fn main() -> io::Result<()> {
     let (_, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE)?;
     rlimit::setrlimit(rlimit::Resource::NOFILE, hard, hard)?;
     let message = args.message.replace("\\r", "\r").replace("\\n", "\n");
-    let config = Arc::new(
-        ClientConfig::builder_with_provider(evloop::tls::provider())
-            .with_safe_default_protocol_versions()
-            .map_err(io::Error::other)?
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAny))
-            .with_no_client_auth(),
-    );
+    // This measures memory, not identity.
+    let config = evloop::tls::client_config_trusting_any_server()?;
     let before = rss_kib(args.server_pid)?;
     let cpu_before = cpu_ticks(args.server_pid)?;
     let started = Instant::now();
@@ -127,43 +119,4 @@ fn rss_kib(pid: u32) -> io::Result<u64> {
         .find_map(|line| line.strip_prefix("VmRSS:"))
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
         .ok_or_else(|| io::Error::other("no VmRSS line"))
-}
-
-/// Accepts any server certificate: this measures memory, not identity.
-#[derive(Debug)]
-struct AcceptAny;
-
-impl ServerCertVerifier for AcceptAny {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        _: &[u8],
-        _: &CertificateDer<'_>,
-        _: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Ok(HandshakeSignatureValid::assertion())
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        _: &[u8],
-        _: &CertificateDer<'_>,
-        _: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Ok(HandshakeSignatureValid::assertion())
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        evloop::tls::provider().signature_verification_algorithms.supported_schemes()
-    }
 }

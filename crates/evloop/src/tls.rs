@@ -29,9 +29,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use rustls;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::{self, PemObject};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::{CipherSuite, ClientConfig, ProtocolVersion, RootCertStore, ServerConfig};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{
+    CipherSuite, ClientConfig, DigitallySignedStruct, ProtocolVersion, RootCertStore, ServerConfig, SignatureScheme,
+};
 
 /// What a TLS connection's handshake negotiated: read it in `on_open` (the
 /// handshake is complete by then) to choose a protocol by ALPN, route by
@@ -197,6 +200,74 @@ pub fn client_config(roots: RootCertStore) -> io::Result<Arc<ClientConfig>> {
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(Arc::new(config))
+}
+
+/// A client config like [`client_config`]'s that accepts any server
+/// certificate, verifying neither its chain, its name nor the handshake's
+/// signatures made with it: what `curl -k` and `--insecure` flags do, for trying a server started with a self-signed certificate, and for
+/// load generators that measure cost, not identity. Never for a client
+/// that must know whom it talks to.
+///
+/// # Errors
+///
+/// `InvalidInput` only if the provider supports no protocol version (it
+/// does).
+///
+/// # Examples
+///
+/// ```
+/// let config = evloop::tls::client_config_trusting_any_server()?;
+/// assert!(config.alpn_protocols.is_empty());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn client_config_trusting_any_server() -> io::Result<Arc<ClientConfig>> {
+    let config = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(invalid_input)?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyServer))
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// Accepts any server certificate, and any signature made with it
+/// ([`client_config_trusting_any_server`]).
+#[derive(Debug)]
+struct AnyServer;
+
+impl ServerCertVerifier for AnyServer {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _: &[u8],
+        _: &CertificateDer<'_>,
+        _: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Ok(HandshakeSignatureValid::assertion())
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        _: &[u8],
+        _: &CertificateDer<'_>,
+        _: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Ok(HandshakeSignatureValid::assertion())
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        provider().signature_verification_algorithms.supported_schemes()
+    }
 }
 
 /// rustls's aws-lc-rs crypto provider, the one evloop builds with.
