@@ -18,7 +18,7 @@ pub mod process;
 pub mod tls;
 pub mod transport;
 
-pub use transport::wait_for_unix_socket;
+pub use transport::connect_unix;
 
 use socket2::{Domain, Protocol, Socket, Type};
 

@@ -4,6 +4,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -18,6 +19,8 @@ pub struct ServerProcess {
     pub addr: SocketAddr,
     /// Collects its log (stderr), when started with [`ServerProcess::start_logging`].
     log: Option<JoinHandle<Vec<String>>>,
+    /// What it prints on stdout after the first line, line by line.
+    printed: Receiver<String>,
 }
 
 impl ServerProcess {
@@ -50,16 +53,32 @@ impl ServerProcess {
         let mut line = String::new();
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
         stdout.read_line(&mut line).expect("a first line");
-        // Keep reading what else it prints (another listener's line, say):
-        // a closed pipe would make its next println! fail and kill it.
-        thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        // Keep reading what else it prints (another listener's line, say),
+        // for `printed`: a closed pipe would make its next println! fail
+        // and kill it.
+        let (lines, printed) = mpsc::channel();
+        thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                let _ = lines.send(line);
+            }
+        });
         let addr = line
             .trim()
             .strip_prefix("listening on ")
             .unwrap_or_else(|| panic!("first line should be `listening on ADDR`, was {line:?}"))
             .parse()
             .expect("a socket address");
-        ServerProcess { child, addr, log }
+        ServerProcess { child, addr, log, printed }
+    }
+
+    /// The rest of the first line after the first that starts with
+    /// `prefix` (`"listening on tls:"`, say), waiting for it (bounded by
+    /// [`TIMEOUT`]); lines before it are skipped.
+    #[track_caller]
+    pub fn printed(&self, prefix: &str) -> String {
+        let line =
+            crate::find_within(&self.printed, &format!("a line starting {prefix:?}"), |line| line.starts_with(prefix));
+        line[prefix.len()..].trim().to_string()
     }
 
     /// Sends the process `signal` (`"TERM"`, `"INT"`) with kill(1).

@@ -33,16 +33,11 @@ pub fn unix_socket_path(name: &str) -> PathBuf {
     dir.join(format!("{name}.sock"))
 }
 
-/// Connects to the Unix-domain socket at `path`, waiting (bounded by
-/// [`TIMEOUT`]) for a server process to create it.
+/// Connects to the Unix-domain socket at `path`, with read and write
+/// timeouts.
 #[track_caller]
-pub fn wait_for_unix_socket(path: &std::path::Path) -> UnixStream {
-    let mut stream = None;
-    crate::wait_until(&format!("{} accepts", path.display()), || {
-        stream = UnixStream::connect(path).ok();
-        stream.is_some()
-    });
-    let stream = stream.expect("connected");
+pub fn connect_unix(path: &std::path::Path) -> UnixStream {
+    let stream = UnixStream::connect(path).expect("connect to the Unix-domain socket");
     stream.set_read_timeout(Some(TIMEOUT)).unwrap();
     stream.set_write_timeout(Some(TIMEOUT)).unwrap();
     stream

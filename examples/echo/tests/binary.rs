@@ -70,9 +70,9 @@ fn says_where_it_listens_once_on_stdout_and_not_again_in_the_log() {
 fn echoes_over_a_unix_socket_and_removes_its_file_on_sigterm() {
     let path = evloop_tests::transport::unix_socket_path("echo-binary");
     let mut server = ServerProcess::start(env!("CARGO_BIN_EXE_echo"), &["--unix", path.to_str().unwrap()]);
-    // The TCP line comes first; the Unix socket is bound before `run`, so
-    // it accepts (into its backlog) from the moment the process printed.
-    let mut client = evloop_tests::wait_for_unix_socket(&path);
+    // Printed once bound: it accepts (into its backlog) from then on.
+    server.printed("listening on unix:");
+    let mut client = evloop_tests::connect_unix(&path);
     std::io::Write::write_all(&mut client, b"over a unix socket").unwrap();
     let mut echo = [0; 18];
     client.read_exact(&mut echo).expect("the echo over the Unix socket");

@@ -45,7 +45,7 @@ fn unixsocket_serves_the_same_keys_as_tcp_with_the_mode_asked_for() {
         env!("CARGO_BIN_EXE_kv"),
         &["--unixsocket", path.to_str().unwrap(), "--unixsocketperm", "700"],
     );
-    drop(evloop_tests::wait_for_unix_socket(&path));
+    server.printed("listening on unix:");
     assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o700, "Redis's unixsocketperm");
     let over_unix = redis::Client::open(format!("unix://{}", path.display())).expect("a unix:// URL");
     let mut over_unix = over_unix.get_connection_with_timeout(evloop_tests::TIMEOUT).expect("connect over the socket");

@@ -67,7 +67,8 @@ fn a_member_on_a_unix_socket_talks_with_one_on_tcp() {
     let path = evloop_tests::transport::unix_socket_path("line");
     let server = ServerProcess::start(env!("CARGO_BIN_EXE_line"), &["--unix", path.to_str().unwrap()]);
     let [mut tcp_member] = room(server.addr);
-    let unix_member = evloop_tests::wait_for_unix_socket(&path);
+    server.printed("listening on unix:");
+    let unix_member = evloop_tests::connect_unix(&path);
     let mut lines = BufReader::new(unix_member.try_clone().unwrap());
     let mut welcome = String::new();
     lines.read_line(&mut welcome).unwrap();

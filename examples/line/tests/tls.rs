@@ -3,20 +3,10 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 
+use evloop_tests::process::ServerProcess;
 use evloop_tests::tls::{connect_tls, TestPki};
 use evloop_tests::{connect, TIMEOUT};
-
-/// Kills the server however the test ends.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[test]
 fn a_member_over_tls_talks_with_one_over_tcp() {
@@ -24,29 +14,14 @@ fn a_member_over_tls_talks_with_one_over_tcp() {
     let dir = std::env::temp_dir().join(format!("evloop-line-tls-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (cert, key, _) = pki.write_pem(&dir).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_line"))
-        .args(["--listen", "127.0.0.1:0", "--tls-listen", "127.0.0.1:0", "--tls-cert"])
-        .arg(&cert)
-        .arg("--tls-key")
-        .arg(&key)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the line binary");
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let _server = Killed(child);
-    let mut address = |prefix: &str| -> SocketAddr {
-        let mut line = String::new();
-        stdout.read_line(&mut line).expect("a line on stdout");
-        line.trim()
-            .strip_prefix(prefix)
-            .unwrap_or_else(|| panic!("expected {prefix}ADDR, got {line:?}"))
-            .parse()
-            .unwrap()
-    };
-    let tcp_addr = address("listening on ");
-    let tls_addr = address("listening on tls:");
+    let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let server = ServerProcess::start(
+        env!("CARGO_BIN_EXE_line"),
+        &["--tls-listen", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key],
+    );
+    let tcp_addr = server.addr;
+    let tls_addr: SocketAddr =
+        server.printed("listening on tls:").parse().expect("line prints `listening on tls:ADDR`");
     let tcp = connect(tcp_addr);
     let mut tcp_lines = BufReader::new(tcp.try_clone().unwrap());
     let mut line = String::new();
