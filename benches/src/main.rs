@@ -228,7 +228,7 @@ fn run(args: &Args) -> io::Result<bool> {
     }
     let logs = args.out.join("logs");
     fs::create_dir_all(&logs)?;
-    let work = Workspace { logs, perf, binaries, ticks_per_second: platform::clock_ticks_per_second() };
+    let work = Workspace { logs, perf, binaries, ticks_per_second: procfs::clock_ticks_per_second() };
 
     let points = plan.points();
     let idle_steps = if plan.idle_connections > 0 { plan.servers.len() * plan.runs } else { 0 };

@@ -56,17 +56,6 @@ pub(crate) fn raise_fd_limit() -> io::Result<u64> {
     rlimit::increase_nofile_limit(u64::MAX)
 }
 
-/// Clock ticks per second, the unit of utime and stime in /proc/PID/stat.
-pub(crate) fn clock_ticks_per_second() -> u64 {
-    // SAFETY: sysconf has no preconditions.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if ticks > 0 {
-        ticks as u64
-    } else {
-        100
-    }
-}
-
 /// Sends `signal` (e.g. `libc::SIGTERM`) to a child that has not been reaped.
 pub(crate) fn signal(child: &Child, signal: libc::c_int) -> io::Result<()> {
     let pid = libc::pid_t::try_from(child.id()).map_err(|_| io::Error::other("pid out of range"))?;

@@ -1,8 +1,20 @@
 //! A server's CPU time and memory, read from /proc as the kernel keeps them.
+//! Self-contained: the measuring tools in `src/bin/` include this file too.
 
 use std::fs;
 use std::io;
 use std::time::Duration;
+
+/// Clock ticks per second, the unit of utime and stime in /proc/PID/stat.
+pub(crate) fn clock_ticks_per_second() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if ticks > 0 {
+        ticks as u64
+    } else {
+        100
+    }
+}
 
 /// CPU time a process (all its threads, living and exited) has used.
 pub(crate) fn cpu_time(pid: u32, ticks_per_second: u64) -> io::Result<Duration> {
@@ -75,7 +87,7 @@ mod tests {
     #[test]
     fn reads_own_cpu_time_and_memory() {
         let pid = std::process::id();
-        let ticks = crate::platform::clock_ticks_per_second();
+        let ticks = clock_ticks_per_second();
         let mut spin = 0u64;
         let start = std::time::Instant::now();
         while start.elapsed() < Duration::from_millis(50) {

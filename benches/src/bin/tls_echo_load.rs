@@ -12,6 +12,11 @@
 //! The server's certificate is not checked (what is measured is its cost,
 //! not its identity); the handshakes happen before the timed part starts.
 
+// The runner's /proc readers; this tool uses one of them.
+#[allow(dead_code)]
+#[path = "../procfs.rs"]
+mod procfs;
+
 use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -66,11 +71,11 @@ struct Load {
     ids: Vec<ConnId>,
     requests: u64,
     started: Option<Instant>,
-    cpu_at_start: Option<u64>,
+    cpu_at_start: Option<Duration>,
     server_pid: Option<u32>,
     secs: u64,
     elapsed: Duration,
-    server_cpu_ticks: u64,
+    server_cpu: Duration,
 }
 
 impl Handler for Load {
@@ -83,7 +88,7 @@ impl Handler for Load {
         if self.open == self.connections {
             self.stage = Stage::Loading;
             self.started = Some(Instant::now());
-            self.cpu_at_start = self.server_pid.and_then(|pid| cpu_ticks(pid).ok());
+            self.cpu_at_start = self.server_pid.and_then(|pid| server_cpu(pid).ok());
             for &id in &self.ids {
                 cx.send(id, &self.batch);
             }
@@ -113,7 +118,7 @@ impl Handler for Load {
         self.stage = Stage::Done;
         self.elapsed = self.started.map(|s| s.elapsed()).unwrap_or_default();
         if let (Some(pid), Some(start)) = (self.server_pid, self.cpu_at_start) {
-            self.server_cpu_ticks = cpu_ticks(pid).unwrap_or(start) - start;
+            self.server_cpu = server_cpu(pid).unwrap_or(start).saturating_sub(start);
         }
         cx.stop();
     }
@@ -139,7 +144,7 @@ fn main() -> io::Result<()> {
         server_pid: args.server_pid,
         secs: args.secs,
         elapsed: Duration::ZERO,
-        server_cpu_ticks: 0,
+        server_cpu: Duration::ZERO,
     };
     let loop_config = Config {
         idle_timeout: None,
@@ -160,7 +165,7 @@ fn main() -> io::Result<()> {
     let cpu = load
         .server_pid
         .map(|_| {
-            let cpu_ns = load.server_cpu_ticks as f64 * 1e9 / ticks_per_second() as f64;
+            let cpu_ns = load.server_cpu.as_secs_f64() * 1e9;
             format!(", server CPU {:.0} ns per request", cpu_ns / load.requests.max(1) as f64)
         })
         .unwrap_or_default();
@@ -171,22 +176,7 @@ fn main() -> io::Result<()> {
     Ok(())
 }
 
-/// User plus system CPU time of `pid`, in clock ticks.
-fn cpu_ticks(pid: u32) -> io::Result<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    let rest = stat.rsplit_once(')').map(|(_, rest)| rest).ok_or_else(|| io::Error::other("no ) in stat"))?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let field =
-        |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).ok_or_else(|| io::Error::other("short stat"));
-    Ok(field(11)? + field(12)?)
-}
-
-fn ticks_per_second() -> u64 {
-    // SAFETY: sysconf reads a constant; no pointers.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if ticks > 0 {
-        ticks as u64
-    } else {
-        100
-    }
+/// User plus system CPU time `pid` has used.
+fn server_cpu(pid: u32) -> io::Result<Duration> {
+    procfs::cpu_time(pid, procfs::clock_ticks_per_second())
 }

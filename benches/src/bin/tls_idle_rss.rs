@@ -17,6 +17,11 @@
 //! server's `VmRSS` is read from `/proc` before the first connect and once
 //! all are idle; the difference over the count is the figure printed.
 
+// The runner's /proc readers; this tool uses two of them.
+#[allow(dead_code)]
+#[path = "../procfs.rs"]
+mod procfs;
+
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
@@ -55,7 +60,7 @@ fn main() -> io::Result<()> {
     // This measures memory, not identity.
     let config = evloop::tls::client_config_trusting_any_server()?;
     let before = rss_kib(args.server_pid)?;
-    let cpu_before = cpu_ticks(args.server_pid)?;
+    let cpu_before = server_cpu(args.server_pid)?;
     let started = Instant::now();
     let mut held = Vec::with_capacity(args.connections);
     for i in 0..args.connections {
@@ -73,7 +78,7 @@ fn main() -> io::Result<()> {
         held.push(stream);
     }
     let connect_secs = started.elapsed().as_secs_f64();
-    let cpu_secs = (cpu_ticks(args.server_pid)? - cpu_before) as f64 / ticks_per_second() as f64;
+    let cpu_secs = server_cpu(args.server_pid)?.saturating_sub(cpu_before).as_secs_f64();
     std::thread::sleep(Duration::from_secs(args.settle_secs));
     let after = rss_kib(args.server_pid)?;
     let per_conn = (after.saturating_sub(before) as f64) * 1024.0 / args.connections as f64;
@@ -88,35 +93,12 @@ fn main() -> io::Result<()> {
     Ok(())
 }
 
-/// User plus system CPU time of `pid`, in clock ticks (`/proc/PID/stat`
-/// fields 14 and 15).
-fn cpu_ticks(pid: u32) -> io::Result<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let rest = stat.rsplit_once(')').map(|(_, rest)| rest).ok_or_else(|| io::Error::other("no ) in stat"))?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let field =
-        |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).ok_or_else(|| io::Error::other("short stat"));
-    // `rest` starts at field 3 (state): utime is field 14, stime 15.
-    Ok(field(11)? + field(12)?)
-}
-
-fn ticks_per_second() -> u64 {
-    // SAFETY: sysconf reads a constant; no pointers.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if ticks > 0 {
-        ticks as u64
-    } else {
-        100
-    }
+/// User plus system CPU time `pid` has used.
+fn server_cpu(pid: u32) -> io::Result<Duration> {
+    procfs::cpu_time(pid, procfs::clock_ticks_per_second())
 }
 
 /// `VmRSS` of `pid`, in KiB.
 fn rss_kib(pid: u32) -> io::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .ok_or_else(|| io::Error::other("no VmRSS line"))
+    Ok(procfs::memory(pid)?.rss / 1024)
 }

@@ -104,7 +104,7 @@ pub(crate) fn run(quick: bool, runs: Option<usize>, out: &Path, pin: bool) -> io
     fs::create_dir_all(&logs)?;
     let lua = out.join("pipeline.lua");
     fs::write(&lua, PIPELINE_LUA)?;
-    let ticks = crate::platform::clock_ticks_per_second();
+    let ticks = crate::procfs::clock_ticks_per_second();
     let window = if quick { Duration::from_secs(1) } else { Duration::from_secs(5) };
     let mut cells = Vec::new();
     let mut failures = Vec::new();

@@ -144,7 +144,7 @@ pub(crate) fn run(quick: bool, runs: Option<usize>, out: &Path, pin: bool) -> io
     }
     let logs = out.join("logs");
     fs::create_dir_all(&logs)?;
-    let ticks = crate::platform::clock_ticks_per_second();
+    let ticks = crate::procfs::clock_ticks_per_second();
     let mut cells = Vec::new();
     let mut failures = Vec::new();
     for run in 0..runs {

@@ -71,7 +71,7 @@ pub(crate) fn run(seconds: u64, out: &Path) -> io::Result<bool> {
     let binaries = Binaries::build_and_locate()?;
     let logs = out.join("logs");
     fs::create_dir_all(&logs)?;
-    let ticks = platform::clock_ticks_per_second();
+    let ticks = crate::procfs::clock_ticks_per_second();
     let echo = RunningServer::start_binary("echo", &[], &binaries, None, &logs.join("soak-echo.log"))?;
     let chat = RunningServer::start_binary("chat", &[], &binaries, None, &logs.join("soak-chat.log"))?;
     let mut servers = [echo, chat].map(|server| Soaked { name: "", server, samples: Vec::new(), sample_error: None });

@@ -62,7 +62,7 @@ mod tests {
 
     #[test]
     fn reads_its_own_process_and_spans_samples() {
-        let ticks = crate::platform::clock_ticks_per_second();
+        let ticks = crate::procfs::clock_ticks_per_second();
         let first = Sample::take(std::process::id(), 0.0, ticks).expect("own /proc entries should parse");
         assert!(first.fds >= 3 && first.rss > 0, "stdio open and some memory resident: {first:?}");
         let big = Sample { at_secs: 1.0, rss: first.rss * 2, fds: first.fds + 5, ..first };
