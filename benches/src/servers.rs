@@ -235,7 +235,7 @@ impl RunningServer {
         }
         let mut child = command.spawn()?;
         let stdout = child.stdout.take().expect("stdout is piped");
-        match wait_for_address(stdout) {
+        match wait_for_address(stdout, "listening on ") {
             Ok(addr) => Ok(RunningServer { child, addr }),
             Err(err) => {
                 let _ = child.kill();
@@ -300,17 +300,19 @@ impl Drop for RunningServer {
     }
 }
 
-/// Reads the server's stdout until `listening on ADDR`, on a thread so that
-/// a silent server times out instead of hanging the runner. The thread goes
-/// on reading (and dropping) stdout so the server never blocks on a full pipe.
-fn wait_for_address(stdout: impl io::Read + Send + 'static) -> io::Result<SocketAddr> {
+/// Reads a server's stdout until a line `PREFIX ADDR` (`listening on `
+/// for every server here; `listening on tls:` for a TLS listener's), on a
+/// thread so that a silent server times out instead of hanging the runner.
+/// The thread goes on reading (and dropping) stdout so the server never
+/// blocks on a full pipe.
+pub(crate) fn wait_for_address(stdout: impl io::Read + Send + 'static, prefix: &'static str) -> io::Result<SocketAddr> {
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
         let mut lines = BufReader::new(stdout).lines();
         let mut sent = false;
         while let Some(Ok(line)) = lines.next() {
             if !sent {
-                if let Some(addr) = line.strip_prefix("listening on ") {
+                if let Some(addr) = line.strip_prefix(prefix) {
                     sent = true;
                     let _ = tx.send(addr.trim().parse::<SocketAddr>().map_err(|err| err.to_string()));
                 }
@@ -321,10 +323,10 @@ fn wait_for_address(stdout: impl io::Read + Send + 'static) -> io::Result<Socket
         Ok(Ok(addr)) => Ok(addr),
         Ok(Err(err)) => Err(io::Error::new(io::ErrorKind::InvalidData, format!("bad address printed: {err}"))),
         Err(mpsc::RecvTimeoutError::Timeout) => {
-            Err(io::Error::new(io::ErrorKind::TimedOut, format!("no `listening on` line within {START_TIMEOUT:?}")))
+            Err(io::Error::new(io::ErrorKind::TimedOut, format!("no `{prefix}ADDR` line within {START_TIMEOUT:?}")))
         }
         Err(mpsc::RecvTimeoutError::Disconnected) => {
-            Err(io::Error::new(io::ErrorKind::UnexpectedEof, "exited without printing `listening on`"))
+            Err(io::Error::new(io::ErrorKind::UnexpectedEof, format!("exited without printing `{prefix}ADDR`")))
         }
     }
 }

@@ -17,7 +17,8 @@
 //! Nothing outside the workspace is needed.
 
 use std::fs;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, Read};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread;
@@ -36,9 +37,6 @@ const IDLE_CONNECTIONS: usize = 10_000;
 
 /// Bytes per echoed message.
 const MESSAGE_BYTES: usize = 64;
-
-/// How long a server may take to print its address.
-const START_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The goal for idle memory: evloop's RSS per idle TLS connection at most
 /// this share of tokio-rustls's.
@@ -207,7 +205,7 @@ fn write_certificate(dir: &Path) -> io::Result<(PathBuf, PathBuf)> {
 struct Running {
     child: Child,
     /// Its TLS address, `127.0.0.1:PORT`.
-    addr: String,
+    addr: SocketAddr,
 }
 
 impl Running {
@@ -237,7 +235,7 @@ impl Running {
             Peer::Evloop => "listening on tls:",
             Peer::TokioRustls => "listening on ",
         };
-        match read_addr(stdout, prefix) {
+        match crate::servers::wait_for_address(stdout, prefix) {
             Ok(addr) => Ok(Running { child, addr }),
             Err(err) => {
                 let _ = child.kill();
@@ -263,41 +261,13 @@ impl Drop for Running {
     }
 }
 
-/// Reads stdout lines until one starts with `prefix` (the address follows
-/// it), on a thread bounded by [`START_TIMEOUT`]; the rest is drained.
-fn read_addr(stdout: impl Read + Send + 'static, prefix: &'static str) -> io::Result<String> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    thread::spawn(move || {
-        let mut lines = BufReader::new(stdout);
-        let mut line = String::new();
-        let found = loop {
-            line.clear();
-            match lines.read_line(&mut line) {
-                Ok(0) | Err(_) => break None,
-                Ok(_) => {
-                    if let Some(addr) = line.trim().strip_prefix(prefix) {
-                        break Some(addr.to_string());
-                    }
-                }
-            }
-        };
-        let _ = tx.send(found);
-        let _ = io::copy(&mut lines, &mut io::sink());
-    });
-    match rx.recv_timeout(START_TIMEOUT) {
-        Ok(Some(addr)) => Ok(addr),
-        Ok(None) => Err(io::Error::new(io::ErrorKind::UnexpectedEof, format!("exited without `{prefix}ADDR`"))),
-        Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, format!("no `{prefix}ADDR` within {START_TIMEOUT:?}"))),
-    }
-}
-
 /// One server at one point in one run.
 fn measure(setup: &Setup, peer: Peer, connections: usize, pipeline: usize, secs: u64, run: usize) -> io::Result<Cell> {
     let label = format!("tls-{}-c{connections}-P{pipeline}-run{}", peer.name(), run + 1);
     let log = setup.logs.join(format!("{label}.log"));
     let mut server = Running::start(setup, peer, &log)?;
     let mut command = Command::new(setup.dir.join("tls_echo_load"));
-    command.args(["--addr", &server.addr, "--server-pid", &server.pid().to_string()]);
+    command.args(["--addr", &server.addr.to_string(), "--server-pid", &server.pid().to_string()]);
     command.args(["--connections", &connections.to_string(), "--pipeline", &pipeline.to_string()]);
     command.args(["--size", &MESSAGE_BYTES.to_string(), "--secs", &secs.to_string()]);
     let timeout = Duration::from_secs(secs + 120);
@@ -322,7 +292,7 @@ fn idle(setup: &Setup, peer: Peer, connections: usize, run: usize) -> io::Result
     let log = setup.logs.join(format!("{label}.log"));
     let mut server = Running::start(setup, peer, &log)?;
     let mut command = Command::new(setup.dir.join("tls_idle_rss"));
-    command.args(["--addr", &server.addr, "--server-pid", &server.pid().to_string()]);
+    command.args(["--addr", &server.addr.to_string(), "--server-pid", &server.pid().to_string()]);
     command.args(["--connections", &connections.to_string()]);
     let output = run_bounded(command, setup.cpus.map(|(_, load)| load), Duration::from_secs(300))?;
     if !server.is_running() {
