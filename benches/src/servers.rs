@@ -300,6 +300,32 @@ impl Drop for RunningServer {
     }
 }
 
+/// The first `name` in the PATH's directories.
+pub(crate) fn find_on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|candidate| candidate.is_file())
+}
+
+/// A port on 127.0.0.1 nobody listens on right now, for a server that
+/// cannot bind port 0 and say which it got (redis-server, nginx).
+pub(crate) fn free_port() -> io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Makes `exchange` (a connect to a server just started and one request)
+/// until it succeeds, retrying every 20 ms while it fails, for at most
+/// [`START_TIMEOUT`]; then its last error, saying `name` never answered.
+pub(crate) fn first_answer<T>(name: &str, mut exchange: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+    let deadline = Instant::now() + START_TIMEOUT;
+    loop {
+        match exchange() {
+            Ok(answer) => return Ok(answer),
+            Err(_) if Instant::now() < deadline => thread::sleep(Duration::from_millis(20)),
+            Err(err) => return Err(io::Error::new(err.kind(), format!("{name} never answered: {err}"))),
+        }
+    }
+}
+
 /// Reads a server's stdout until a line `PREFIX ADDR` (`listening on `
 /// for every server here; `listening on tls:` for a TLS listener's), on a
 /// thread so that a silent server times out instead of hanging the runner.

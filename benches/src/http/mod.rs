@@ -29,7 +29,8 @@ use std::time::{Duration, Instant};
 
 use crate::procfs;
 use crate::results::median;
-use peers::{find_on_path, Binaries, Peer, Running};
+use crate::servers::find_on_path;
+use peers::{Binaries, Peer, Running};
 
 /// Connection counts and pipeline depths measured.
 const CONNECTIONS: [usize; 2] = [50, 1_000];

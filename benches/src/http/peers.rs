@@ -4,17 +4,15 @@
 //! current_thread runtime (`benches/peers/hyper`, built here).
 
 use std::fs::{self, File};
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{self, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::platform;
-
-/// How long a server may take to start answering.
-const START_TIMEOUT: Duration = Duration::from_secs(20);
+use crate::servers::{find_on_path, first_answer, free_port, wait_for_address};
 
 /// One server implementation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -162,7 +160,7 @@ impl Running {
                 thread::spawn(move || io::copy(&mut BufReader::new(stdout), &mut io::sink()));
                 port
             }
-            None => match read_port(stdout) {
+            None => match wait_for_address(stdout, "listening on ").map(|addr| addr.port()) {
                 Ok(port) => port,
                 Err(err) => {
                     let _ = child.kill();
@@ -187,28 +185,18 @@ impl Running {
     }
 
     fn wait_until_serving(&self, peer: Peer) -> io::Result<()> {
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            let answer = TcpStream::connect(("127.0.0.1", self.port)).and_then(|mut stream| {
-                stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-                stream.write_all(b"GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")?;
-                let mut reply = Vec::new();
-                stream.read_to_end(&mut reply)?;
-                Ok(reply)
-            });
-            match answer {
-                Ok(reply) if reply.starts_with(b"HTTP/1.1 200") && reply.ends_with(b"Hello, World!") => return Ok(()),
-                Ok(reply) => {
-                    return Err(io::Error::other(format!(
-                        "{} answered {:?}",
-                        peer.name(),
-                        String::from_utf8_lossy(&reply)
-                    )))
-                }
-                Err(_) if Instant::now() < deadline => thread::sleep(Duration::from_millis(20)),
-                Err(err) => return Err(io::Error::new(err.kind(), format!("{} never answered: {err}", peer.name()))),
-            }
+        let reply = first_answer(peer.name(), || {
+            let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
+            stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+            stream.write_all(b"GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")?;
+            let mut reply = Vec::new();
+            stream.read_to_end(&mut reply)?;
+            Ok(reply)
+        })?;
+        if reply.starts_with(b"HTTP/1.1 200") && reply.ends_with(b"Hello, World!") {
+            return Ok(());
         }
+        Err(io::Error::other(format!("{} answered {:?}", peer.name(), String::from_utf8_lossy(&reply))))
     }
 
     /// Kills it.
@@ -258,31 +246,4 @@ fn nginx_prefix(port: u16) -> io::Result<PathBuf> {
     );
     fs::write(dir.join("nginx.conf"), config)?;
     Ok(dir)
-}
-
-/// The first `name` in the PATH's directories.
-pub(crate) fn find_on_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|candidate| candidate.is_file())
-}
-
-/// A port on 127.0.0.1 nobody listens on right now.
-fn free_port() -> io::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-/// Reads `listening on 127.0.0.1:PORT` from a server's stdout, then keeps
-/// draining it on a thread.
-fn read_port(stdout: impl Read + Send + 'static) -> io::Result<u16> {
-    let mut lines = BufReader::new(stdout);
-    let mut line = String::new();
-    lines.read_line(&mut line)?;
-    thread::spawn(move || io::copy(&mut lines, &mut io::sink()));
-    line.trim()
-        .strip_prefix("listening on ")
-        .and_then(|addr| addr.rsplit_once(':'))
-        .and_then(|(_, port)| port.parse().ok())
-        .ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidData, format!("expected `listening on ADDR`, got {line:?}"))
-        })
 }

@@ -34,7 +34,8 @@ use std::time::{Duration, Instant};
 
 use crate::procfs;
 use crate::results::median;
-use peers::{find_on_path, Binaries, Peer, Running};
+use crate::servers::find_on_path;
+use peers::{Binaries, Peer, Running};
 
 /// How one test is asked of redis-benchmark.
 #[derive(Debug, Clone, Copy)]
