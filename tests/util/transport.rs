@@ -6,10 +6,8 @@ use std::net::{Shutdown, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
-use std::thread;
 
-use evloop::{Config, EventLoop, Handler};
+use evloop::{Config, Handler};
 
 use crate::{Server, TIMEOUT};
 
@@ -53,20 +51,15 @@ where
     pub fn start_over(transport: Transport, config: Config, handler: H) -> Server<H> {
         let unix_path = (transport == Transport::Unix).then(|| unix_socket_path("server"));
         let path = unix_path.clone();
-        let (ready_tx, ready_rx) = mpsc::channel();
-        let thread = thread::spawn(move || {
-            let mut el = EventLoop::new(config, handler).expect("create the event loop");
-            let addr = el.listen("127.0.0.1:0".parse().unwrap()).expect("listen on 127.0.0.1:0");
+        let mut server = Server::start_listening(config, handler, move |el| {
+            let addr = el.listen("127.0.0.1:0".parse().unwrap())?;
             if let Some(path) = &path {
-                el.listen_unix(path).expect("listen on a Unix-domain socket");
+                el.listen_unix(path)?;
             }
-            ready_tx.send((addr, el.handle())).unwrap();
-            el.run().expect("the event loop failed");
-            let stats = el.stats().clone();
-            (el.into_handler(), stats)
+            Ok(addr)
         });
-        let (addr, handle) = ready_rx.recv_timeout(TIMEOUT).expect("the server did not start");
-        Server { addr, handle, unix_path, thread: Some(thread) }
+        server.unix_path = unix_path;
+        server
     }
 
     /// A client over the transport the server was started with, with read
